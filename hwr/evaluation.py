@@ -1,0 +1,63 @@
+"""Evaluating a served-form model (the pyfunc) on labelled images: metrics and every prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hwr import iam, metrics
+from hwr.errors import DataError
+from hwr.images import encode_png_base64
+from hwr.pyfunc import INPUT_COLUMN
+
+CHUNK = 256  # images per predict call: bounded memory for any folder size
+
+
+def read_labelled_folder(folder: Path) -> pd.DataFrame:
+    """Columns file (absolute) and text, from labels.tsv (file, text) or an IAM-layout folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder")
+    labels = folder / "labels.tsv"
+    if labels.is_file():
+        frame = pd.read_csv(labels, sep="\t", dtype=str, keep_default_na=False, quoting=3)
+        missing = {"file", "text"} - set(frame.columns)
+        if missing:
+            raise DataError(f"{labels}: missing column(s) {', '.join(sorted(missing))}; expected 'file' and 'text'")
+        frame = frame[["file", "text"]].copy()
+        frame["file"] = [str(folder / f) for f in frame["file"]]
+    elif (folder / "words.txt").is_file():
+        index, _ = iam.index_words(folder)
+        frame = pd.DataFrame({"file": [str(folder / p) for p in index["path"]], "text": index["text"]})
+    else:
+        raise DataError(f"{folder} has neither labels.tsv (columns file, text) nor an IAM words.txt")
+    absent = [f for f in frame["file"] if not Path(f).is_file()]
+    if absent:
+        raise DataError(f"{len(absent)} listed image(s) do not exist, e.g. {absent[0]}")
+    if frame.empty:
+        raise DataError(f"{folder}: no labelled images")
+    return frame.reset_index(drop=True)
+
+
+def predict_files(model, files: list[str], params: dict | None = None) -> pd.DataFrame:
+    """Run the pyfunc on image files in chunks; columns text and confidence."""
+    parts = []
+    for start in range(0, len(files), CHUNK):
+        encoded = [encode_png_base64(f) for f in files[start : start + CHUNK]]
+        parts.append(model.predict(pd.DataFrame({INPUT_COLUMN: encoded}), params=params))
+    return pd.concat(parts, ignore_index=True)
+
+
+def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True) -> tuple[dict[str, float], pd.DataFrame]:
+    predicted = predict_files(model, list(labelled["file"]))
+    truths, texts = list(labelled["text"]), list(predicted["text"])
+    scores = {
+        "cer": metrics.cer(truths, texts, case_sensitive),
+        "wer": metrics.wer(truths, texts, case_sensitive),
+        "word_accuracy": metrics.word_accuracy(truths, texts, case_sensitive),
+        "images": float(len(truths)),
+    }
+    table = pd.DataFrame({"file": labelled["file"], "truth": truths, "prediction": texts,
+                          "confidence": predicted["confidence"]})
+    return scores, table

@@ -1,0 +1,44 @@
+"""Running a trained model on preprocessed images, batched, through one compiled graph.
+
+An eager Keras call costs ~400 ms per image on a 2-core CPU; a tf.function with a fixed input
+signature costs ~5 ms. Training's validation and the served model both go through here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwr.charset import Charset
+from hwr.model import frames_for_width
+from hwr.decode import greedy_decode, softmax
+
+BATCH = 64
+
+
+class Recognizer:
+    def __init__(self, model, charset: Charset, batch_size: int = BATCH):
+        import tensorflow as tf
+
+        self.model = model
+        self.charset = charset
+        self.batch_size = batch_size
+        _, self.height, self.width, _ = model.input_shape
+        spec = tf.TensorSpec([None, self.height, self.width, 1], tf.float32)
+        self._logits = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W) uint8 ink arrays to (N, frames, classes) logits."""
+        if len(images) == 0:
+            return np.zeros((0, frames_for_width(self.width), self.charset.num_classes), dtype=np.float32)
+        outputs = []
+        for start in range(0, len(images), self.batch_size):
+            batch = np.asarray(images[start : start + self.batch_size], dtype=np.float32)[..., None]
+            outputs.append(self._logits(batch).numpy())
+        return np.concatenate(outputs)
+
+    def recognize_logits(self, logits: np.ndarray) -> list[tuple[str, float]]:
+        return greedy_decode(softmax(logits), self.charset)
+
+    def recognize(self, images: np.ndarray) -> list[tuple[str, float]]:
+        """(text, confidence) for each (H, W) uint8 ink array."""
+        return self.recognize_logits(self.logits(images))

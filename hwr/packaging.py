@@ -1,0 +1,48 @@
+"""Logging a trained model to MLflow as the hwr pyfunc: artifacts, signature, example, code."""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+import hwr
+from hwr.charset import Charset
+from hwr.pyfunc import INPUT_COLUMN, HwrModel
+
+# What a served model imports; versions are the ones installed here, so a rebuilt environment
+# (mlflow models serve with conda/virtualenv, build-docker) matches the one that trained it.
+SERVING_PACKAGES = ("mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow")
+
+SIGNATURE = ModelSignature(
+    inputs=Schema([ColSpec("string", INPUT_COLUMN)]),
+    outputs=Schema([ColSpec("string", "text"), ColSpec("double", "confidence")]),
+    params=ParamSchema([ParamSpec("decoder", "string", "greedy")]),
+)
+
+
+def pip_requirements() -> list[str]:
+    return [f"{name}=={version(name)}" for name in SERVING_PACKAGES]
+
+
+def log_model(keras_model, charset: Charset, example_image_b64: str, name: str = "model"):
+    """Log the pyfunc model in the active run; returns MLflow's ModelInfo."""
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = Path(tmp) / "model.keras"
+        charset_path = Path(tmp) / "charset.json"
+        keras_model.save(keras_path)
+        charset.save(charset_path)
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=HwrModel(),
+            artifacts={"keras_model": str(keras_path), "charset": str(charset_path)},
+            code_paths=[str(Path(hwr.__file__).parent)],
+            signature=SIGNATURE,
+            input_example=pd.DataFrame({INPUT_COLUMN: [example_image_b64]}),
+            pip_requirements=pip_requirements(),
+        )

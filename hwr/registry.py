@@ -1,0 +1,78 @@
+"""Registering the best child of a pipeline run and deciding who holds the `champion` alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from hwr import evaluation
+from hwr.errors import HwrError
+from hwr.tracking import child_runs
+
+CHAMPION = "champion"
+CHALLENGER_TAG = "challenger"
+MODEL_URI_TAG = "hwr.model_uri"
+
+
+@dataclass
+class Outcome:
+    version: str
+    run_id: str
+    promoted: bool
+    candidate_cer: float
+    champion_cer: float | None  # None when there was no champion
+
+
+def best_child(client: MlflowClient, parent_run_id: str):
+    """The finished child training run with the lowest best_val_cer."""
+    finished = [
+        r for r in child_runs(client, parent_run_id)
+        if r.info.status == "FINISHED" and "best_val_cer" in r.data.metrics and MODEL_URI_TAG in r.data.tags
+    ]
+    if not finished:
+        raise HwrError(f"run {parent_run_id} has no finished training child with a model: nothing to register")
+    return min(finished, key=lambda r: r.data.metrics["best_val_cer"])
+
+
+def current_champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def _cer_on(model_uri: str, labelled: pd.DataFrame) -> float:
+    scores, _ = evaluation.evaluate(mlflow.pyfunc.load_model(model_uri), labelled)
+    return scores["cer"]
+
+
+def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.DataFrame, name: str = "hwr",
+                  dataset: str = "") -> Outcome:
+    """Register the best child as a new version of `name`; it becomes champion only if it beats the
+    current champion on `labelled_test` (the same images for both), else it is tagged challenger."""
+    run = best_child(client, parent_run_id)
+    metrics = run.data.metrics
+    champion = current_champion(client, name)
+    version = mlflow.register_model(run.data.tags[MODEL_URI_TAG], name, tags={
+        "source_run": run.info.run_id, "parent_run": parent_run_id, "dataset": dataset,
+        "best_val_cer": f"{metrics['best_val_cer']:.4f}", "test_cer": f"{metrics.get('test_cer', float('nan')):.4f}",
+        "test_wer": f"{metrics.get('test_wer', float('nan')):.4f}",
+    }).version
+    client.update_model_version(name, version, description=(
+        f"CRNN trained by run {run.info.run_id} (split {run.data.tags.get('hwr.split', '?')}) of pipeline run "
+        f"{parent_run_id} on {dataset or 'unknown data'}: val CER {metrics['best_val_cer']:.4f}, "
+        f"test CER {metrics.get('test_cer', float('nan')):.4f}."
+    ))
+    candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
+    champion_cer = _cer_on(f"models:/{name}/{champion.version}", labelled_test) if champion else None
+    client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
+    promoted = champion_cer is None or candidate_cer < champion_cer
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    else:
+        client.set_model_version_tag(name, version, CHALLENGER_TAG, "true")
+    return Outcome(version, run.info.run_id, promoted, candidate_cer, champion_cer)

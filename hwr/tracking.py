@@ -1,0 +1,51 @@
+"""MLflow helpers shared by the steps: reusing finished step runs, finding a parent's children."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+ENTRY_POINT_TAG = "mlflow.project.entryPoint"
+PARENT_TAG = "mlflow.parentRunId"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+
+
+def find_finished_run(
+    client: MlflowClient, experiment_id: str, entry_point: str, params: Mapping[str, object], git_commit: str | None
+) -> Run | None:
+    """The newest FINISHED run of `entry_point` with the same parameters and code, as MLflow's
+    multistep example does; None when the step must run again."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{ENTRY_POINT_TAG}` = '{entry_point}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=200,
+    )
+    for run in runs:
+        if git_commit and run.data.tags.get(GIT_COMMIT_TAG) != git_commit:
+            continue
+        if all(run.data.params.get(key) == str(value) for key, value in params.items()):
+            return run
+    return None
+
+
+def child_runs(client: MlflowClient, parent_run_id: str, entry_point: str = "train") -> list[Run]:
+    parent = client.get_run(parent_run_id)
+    return client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{ENTRY_POINT_TAG}` = '{entry_point}'",
+        max_results=1000,
+    )
+
+
+def log_params_once(params: Mapping[str, object]) -> None:
+    """Log the parameters `mlflow run` has not logged already (it logs an entry point's own,
+    shell-quoted), so a step run directly and a step run by MLflow record the same keys."""
+    run = mlflow.active_run()
+    existing = MlflowClient().get_run(run.info.run_id).data.params if run else {}
+    fresh = {k: v for k, v in params.items() if k not in existing}
+    if fresh:
+        mlflow.log_params(fresh)

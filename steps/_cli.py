@@ -1,0 +1,62 @@
+"""What every step shares: quiet TensorFlow, user errors as one clear line instead of a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from hwr.errors import HwrError
+from hwr.runtime import quiet_tensorflow
+
+quiet_tensorflow()
+
+ERROR_TAG = "hwr.error"  # why a step's run failed, for the pipeline's parent run to report
+
+
+def _record_error(message: str) -> None:
+    import os
+
+    import mlflow
+
+    # By now `with mlflow.start_run()` has usually ended the run as FAILED; tag it by id.
+    run = mlflow.active_run() or mlflow.last_active_run()
+    run_id = run.info.run_id if run else os.environ.get("MLFLOW_RUN_ID")
+    if run_id:
+        client = mlflow.MlflowClient()
+        client.set_tag(run_id, ERROR_TAG, message[:5000])
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, "FAILED")
+
+
+def user_errors(func):
+    """HwrError (and MLflow's user-facing errors) become `error: ...` and exit 1; anything else
+    keeps its traceback. Either way the run is marked FAILED with the reason as a tag."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return func(*args, **kwargs)
+        except (HwrError, MlflowException) as exc:
+            _record_error(str(exc))
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            _record_error(f"{type(exc).__name__}: {exc}")
+            raise
+
+    return wrapper
+
+
+def positive(name: str):
+    """A click callback refusing values below 1, so bad input stops before any work starts."""
+
+    def check(ctx, param, value):
+        if value is not None and value < 1:
+            raise click.BadParameter(f"{name} must be at least 1, got {value}")
+        return value
+
+    return check

@@ -1,0 +1,138 @@
+"""main: the whole pipeline under one parent run.
+
+download and prepare run once (a finished run with the same parameters and code is reused),
+then one `train` child per split runs in parallel, then `register` promotes the best.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import click
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from hwr import datasets, progress
+from hwr.progress import SCRIPT_LOG_ENV
+from hwr.tracking import ENTRY_POINT_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once
+from steps._cli import ERROR_TAG, positive, user_errors
+from steps.download import DATA_DIR_TAG
+
+PROJECT_DIR = str(Path(__file__).resolve().parents[1])
+
+
+class Pipeline:
+    """One pipeline run: the parent run's id, its experiment and code version."""
+
+    def __init__(self, parent_run):
+        self.client = MlflowClient()
+        self.parent_id = parent_run.info.run_id
+        self.experiment_id = parent_run.info.experiment_id
+        self.git_commit = self.client.get_run(self.parent_id).data.tags.get(GIT_COMMIT_TAG)
+
+    def step(self, entry_point: str, params: dict):
+        """Reuse a finished run of this step with the same parameters and code, or run it now."""
+        previous = find_finished_run(self.client, self.experiment_id, entry_point, params, self.git_commit)
+        if previous is not None and self._still_valid(entry_point, previous):
+            progress.say(f"{entry_point}: reusing finished run {previous.info.run_id}")
+            return previous
+        progress.say(f"{entry_point}: starting")
+        submitted = mlflow.run(PROJECT_DIR, entry_point, parameters=params, env_manager="local",
+                               experiment_id=self.experiment_id, run_name=entry_point)
+        self.client.set_tag(submitted.run_id, PARENT_TAG, self.parent_id)
+        return self.client.get_run(submitted.run_id)
+
+    @staticmethod
+    def _still_valid(entry_point: str, run) -> bool:
+        # A download is only reusable while its data is still on disk.
+        return entry_point != "download" or datasets.is_complete(Path(run.data.tags.get(DATA_DIR_TAG, "/nonexistent")))
+
+    def train_child(self, split: int, params: dict) -> str:
+        """One split's training as a child run; threads do not nest runs by themselves, so the
+        child is created here with the parent tag and handed to mlflow.run."""
+        child = self.client.create_run(self.experiment_id, run_name=f"train-split-{split}", tags={
+            PARENT_TAG: self.parent_id, ENTRY_POINT_TAG: "train", "hwr.split": str(split)})
+        progress.say(f"split {split}: training started (run {child.info.run_id})")
+        try:
+            mlflow.run(PROJECT_DIR, "train", parameters=params, env_manager="local",
+                       experiment_id=self.experiment_id, run_id=child.info.run_id)
+        except Exception as exc:
+            # The step records why it failed on its run; say that rather than "Run failed".
+            reason = self.client.get_run(child.info.run_id).data.tags.get(ERROR_TAG, str(exc))
+            raise RuntimeError(f"{reason} (run {child.info.run_id})") from None
+        return child.info.run_id
+
+
+def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
+                 sha256, data_root, learning_rate, model_name) -> list[str]:
+    """Returns the failures, one line per failed split (empty when all went well)."""
+    download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
+                                          "sha256": sha256, "data_root": data_root})
+    data_dir = download.data.tags[DATA_DIR_TAG]
+    prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv", "splits": splits,
+                                        "seed": seed})
+    splits_uri = f"runs:/{prepare.info.run_id}"
+
+    workers = min(max_workers or splits, splits)
+    # Each TensorFlow process gets its share of the cores, so parallel trainings do not thrash.
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    mlflow.log_params({"workers": workers, "threads_per_training": threads})
+    failures = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(pipeline.train_child, k, {
+            "splits_uri": splits_uri, "data_dir": data_dir, "split": k, "epochs": epochs, "batch_size": batch_size,
+            "learning_rate": learning_rate, "seed": seed + k, "threads": threads}): k for k in range(splits)}
+        for future in as_completed(futures):
+            split = futures[future]
+            try:
+                future.result()
+                progress.say(f"split {split} done")
+            except Exception as exc:  # one split's failure must not lose the others
+                failures.append(f"split {split}: {exc}")
+                progress.say(f"split {split} FAILED: {exc}")
+
+    if len(failures) < splits:
+        pipeline.step("register", {"parent_run_id": pipeline.parent_id, "splits_uri": splits_uri,
+                                   "data_dir": data_dir, "model_name": model_name,
+                                   "dataset": f"{dataset}:{download.info.run_id}"})
+    return failures
+
+
+@click.command()
+@click.option("--epochs", type=int, default=5, show_default=True, callback=positive("epochs"))
+@click.option("--splits", type=int, default=3, show_default=True, callback=positive("splits"))
+@click.option("--max-workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Parallel trainings; 0 = one per split.")
+@click.option("--dataset", type=click.Choice(datasets.DATASETS), default="synthetic", show_default=True)
+@click.option("--samples", type=int, default=10000, show_default=True, callback=positive("samples"))
+@click.option("--batch-size", type=int, default=64, show_default=True, callback=positive("batch_size"))
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--url", default=datasets.DEFAULT_IAM_URL, show_default=True)
+@click.option("--sha256", default="none", show_default=True, help="Expected SHA-256 of the archive; none = no check.")
+@click.option("--data-root", default="data", show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--model-name", default="hwr", show_default=True)
+@user_errors
+def main(**options):
+    with mlflow.start_run() as parent, tempfile.TemporaryDirectory() as tmp:
+        log_params_once(options)
+        script_log = Path(tmp) / "script.log"
+        os.environ[SCRIPT_LOG_ENV] = str(script_log)  # inherited by every step process
+        progress.say(f"run started: pipeline run {parent.info.run_id} with {options}")
+        try:
+            failures = run_pipeline(Pipeline(parent), **options)
+            progress.say("pipeline finished" + (f" with {len(failures)} failed split(s)" if failures else ""))
+        finally:
+            mlflow.log_artifact(str(script_log))
+        if failures:
+            mlflow.set_tag("hwr.failed_splits", "; ".join(failures))
+            click.echo("error: " + "; ".join(failures), err=True)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""prepare: vocabulary from every label, and K seeded train/val splits around one test list."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+import mlflow
+import pandas as pd
+
+from hwr import progress, splits
+from hwr.charset import Charset
+from hwr.errors import DataError
+from hwr.tracking import log_params_once
+from steps._cli import positive, user_errors
+
+
+def read_index(words_uri: str) -> pd.DataFrame:
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=words_uri)
+    except Exception as exc:  # MLflow raises several types for a missing artifact
+        raise DataError(f"cannot fetch the word index {words_uri}: {exc}") from None
+    return pd.read_csv(local, dtype=str, keep_default_na=False)
+
+
+@click.command()
+@click.option("--words-uri", required=True, help="The download step's words.csv (runs:/<id>/words.csv or a path).")
+@click.option("--splits", "k", type=int, default=3, show_default=True, callback=positive("splits"))
+@click.option("--seed", type=int, default=42, show_default=True)
+@user_errors
+def main(words_uri, k, seed):
+    with mlflow.start_run():
+        log_params_once({"words_uri": words_uri, "splits": k, "seed": seed})
+        index = read_index(words_uri)
+        # The vocabulary comes from ALL labels, so no test character is unknown to the model.
+        charset = Charset.from_texts(index["text"])
+        made = splits.make_splits(index, k, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            splits.write_splits(made, Path(tmp) / "splits")
+            charset.save(Path(tmp) / "vocab.json")
+            mlflow.log_artifacts(str(Path(tmp) / "splits"), artifact_path="splits")
+            mlflow.log_artifact(str(Path(tmp) / "vocab.json"))
+        mlflow.log_metrics({"vocab_size": len(charset.chars), "test_words": len(made.test),
+                            "train_words": len(made.folds[0][0]), "val_words": len(made.folds[0][1])})
+        progress.say(f"prepare: {k} splits, {len(made.test)} test words, vocabulary of {len(charset.chars)} characters")
+
+
+if __name__ == "__main__":
+    main()

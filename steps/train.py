@@ -1,0 +1,111 @@
+"""train: one split — cached images, per-epoch metrics, best weights, test metrics, plots, pyfunc model."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+import mlflow
+
+from hwr import progress
+from hwr.errors import DataError
+from hwr.tracking import log_params_once
+from steps._cli import positive, user_errors
+
+from hwr.registry import MODEL_URI_TAG
+
+
+def fetch_split(splits_uri: str, split: int, dest: Path):
+    """The prepare run's vocabulary, this split's train/val lists and the shared test list."""
+    from hwr.charset import Charset
+    from hwr.splits import read_list
+
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in ("splits", "vocab.json"):
+            mlflow.artifacts.download_artifacts(artifact_uri=f"{splits_uri.rstrip('/')}/{name}", dst_path=str(dest))
+    except Exception as exc:  # MLflow raises several types for a missing artifact
+        raise DataError(f"cannot fetch the prepared splits {splits_uri}: {exc}") from None
+    root = dest
+    folder = root / "splits" / f"split-{split}"
+    if not folder.is_dir():
+        available = sorted(p.name for p in (root / "splits").glob("split-*"))
+        raise DataError(f"{splits_uri} has no split {split} (it has: {', '.join(available) or 'none'})")
+    return (Charset.load(root / "vocab.json"), read_list(folder / "train.csv"), read_list(folder / "val.csv"),
+            read_list(root / "splits" / "test.csv"))
+
+
+@click.command()
+@click.option("--splits-uri", required=True, help="The prepare run's artifacts: runs:/<prepare run id>.")
+@click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The IAM-layout folder the download step made.")
+@click.option("--split", type=int, default=0, show_default=True)
+@click.option("--epochs", type=int, default=5, show_default=True, callback=positive("epochs"))
+@click.option("--batch-size", type=int, default=64, show_default=True, callback=positive("batch_size"))
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for TensorFlow; 0 = all.")
+@user_errors
+def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads):
+    from hwr.runtime import limit_threads
+
+    limit_threads(threads)
+    from hwr import images, metrics, packaging, plots, training
+    from hwr.inference import Recognizer
+    from hwr.model import frames_for_width
+
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
+                  "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed, "threads": threads}
+        log_params_once(params)
+        mlflow.set_tag("hwr.split", split)
+        charset, train_list, val_list, test_list = fetch_split(splits_uri, split, tmp / "prepared")
+        frames = frames_for_width(images.IMAGE_WIDTH)
+        train_ok = training.trainable(train_list, charset, frames)
+        val_ok = training.trainable(val_list, charset, frames)
+        if len(train_ok) == 0 or len(val_ok) == 0:
+            raise DataError(f"split {split}: no trainable words left (labels too long for {frames} frames?)")
+        mlflow.log_metrics({"train_words": len(train_ok), "val_words": len(val_ok), "test_words": len(test_list),
+                            "train_words_dropped": len(train_list) - len(train_ok)})
+
+        progress.say(f"split {split}: loading {len(train_ok) + len(val_ok) + len(test_list)} images")
+        data = Path(data_dir)
+        x_train, x_val, x_test = (training.load_images(data, f) for f in (train_ok, val_ok, test_list))
+
+        def report(epoch):
+            mlflow.log_metrics({"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
+                                "val_cer": epoch.val_cer, "val_wer": epoch.val_wer}, step=epoch.epoch)
+            progress.say(f"epoch {epoch.epoch} of {epochs} complete for split {split}: "
+                         f"val_cer={epoch.val_cer:.4f} val_loss={epoch.val_loss:.3f}")
+
+        result = training.train(x_train, list(train_ok["text"]), x_val, list(val_ok["text"]), charset,
+                                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                                on_epoch=report)
+
+        truths = list(test_list["text"])
+        predicted = [text for text, _ in Recognizer(result.model, charset).recognize(x_test)]
+        mlflow.log_metrics({
+            "best_val_cer": result.best.val_cer, "best_epoch": result.best_epoch,
+            "test_cer": metrics.cer(truths, predicted), "test_wer": metrics.wer(truths, predicted),
+            "test_word_accuracy": metrics.word_accuracy(truths, predicted),
+        })
+
+        epochs_seen = [e.epoch for e in result.history]
+        plots.loss_curves(epochs_seen, [e.train_loss for e in result.history], [e.val_loss for e in result.history],
+                          tmp / "loss.png")
+        plots.cer_curve(epochs_seen, [e.val_cer for e in result.history], tmp / "cer.png")
+        plots.prediction_gallery(x_test[:16], truths[:16], predicted[:16], tmp / "test_gallery.png")
+        charset.save(tmp / "vocab.json")
+        for name in ("loss.png", "cer.png", "test_gallery.png", "vocab.json"):
+            mlflow.log_artifact(str(tmp / name), artifact_path="plots" if name.endswith(".png") else None)
+
+        example = images.encode_png_base64(data / test_list["path"].iloc[0])
+        info = packaging.log_model(result.model, charset, example)
+        mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+        progress.say(f"split {split} done: test_cer={metrics.cer(truths, predicted):.4f} (run {run.info.run_id})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""End to end: the real `mlflow run` of the whole pipeline on a tiny synthetic set, then the
+registry, the served model over HTTP, evaluate and predict against what it produced."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import sys
+
+import mlflow
+import pandas as pd
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from tests.processes import environment, mlflow_run, model_server, run
+
+pytestmark = pytest.mark.slow
+
+TINY = {"samples": 240, "epochs": 1, "splits": 2, "batch_size": 32}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pipeline")
+    result = mlflow_run(path, "main", data_root=path / "data", **TINY)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(workdir):
+    uri = environment(workdir)["MLFLOW_TRACKING_URI"]
+    mlflow.set_tracking_uri(uri)
+    yield MlflowClient(uri)
+    mlflow.set_tracking_uri(None)
+
+
+def runs_of(client, entry_point):
+    return client.search_runs(["0"], f"tags.`mlflow.project.entryPoint` = '{entry_point}'",
+                              order_by=["attributes.start_time ASC"])
+
+
+def test_parent_run_with_parallel_children(client):
+    [parent] = runs_of(client, "main")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["epochs"] == "1" and parent.data.params["splits"] == "2"
+    children = runs_of(client, "train")
+    assert len(children) == 2
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert {c.data.params["split"] for c in children} == {"0", "1"}
+    assert all(c.info.status == "FINISHED" for c in children)
+    for step in ("download", "prepare", "register"):
+        [run_] = runs_of(client, step)
+        assert run_.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    # The two trainings overlapped in time: they ran in parallel.
+    a, b = children
+    assert a.info.start_time < b.info.end_time and b.info.start_time < a.info.end_time
+
+
+def test_children_log_metrics_artifacts_and_model(client):
+    for child in runs_of(client, "train"):
+        run_id = child.info.run_id
+        for metric in ("train_loss", "val_loss", "val_cer", "val_wer"):
+            history = client.get_metric_history(run_id, metric)
+            assert [m.step for m in history] == [1], metric
+        for metric in ("best_val_cer", "test_cer", "test_wer", "test_word_accuracy"):
+            assert metric in child.data.metrics
+        assert 0 <= child.data.metrics["val_cer"]
+        files = {f.path for f in client.list_artifacts(run_id)} | {
+            f.path for f in client.list_artifacts(run_id, "plots")}
+        assert {"plots/loss.png", "plots/cer.png", "plots/test_gallery.png", "vocab.json"} <= files
+        model = mlflow.models.get_model_info(child.data.tags["hwr.model_uri"])
+        assert model.signature.inputs.input_names() == ["image"]
+        assert set(model.signature.outputs.input_names()) == {"text", "confidence"}
+
+
+def test_prepare_logs_test_list_and_vocabulary(client):
+    [prepare] = runs_of(client, "prepare")
+    files = {f.path for f in client.list_artifacts(prepare.info.run_id, "splits")}
+    assert {"splits/test.csv", "splits/split-0", "splits/split-1"} <= files
+    vocab = mlflow.artifacts.load_dict(f"runs:/{prepare.info.run_id}/vocab.json")
+    assert len(vocab["chars"]) == prepare.data.metrics["vocab_size"] > 20
+
+
+def test_script_log_on_parent(client):
+    [parent] = runs_of(client, "main")
+    text = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/script.log")
+    for line in ("run started", "epoch 1 of 1 complete for split 0", "epoch 1 of 1 complete for split 1",
+                 "split 0 done", "split 1 done", "model registered"):
+        assert line in text, line
+
+
+def test_best_child_is_champion(client):
+    children = runs_of(client, "train")
+    best = min(children, key=lambda r: r.data.metrics["best_val_cer"])
+    champion = client.get_model_version_by_alias("hwr", "champion")
+    assert champion.tags["source_run"] == best.info.run_id
+    assert champion.description and best.info.run_id in champion.description
+
+
+def test_rerun_reuses_download_and_prepare_and_never_loses_the_champion(workdir, client):
+    first = client.get_model_version_by_alias("hwr", "champion")
+    result = mlflow_run(workdir, "main", data_root=workdir / "data", **TINY)
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "download: reusing finished run" in result.stderr
+    assert len(runs_of(client, "download")) == 1 and len(runs_of(client, "prepare")) == 1
+    assert len(runs_of(client, "main")) == 2 and len(runs_of(client, "train")) == 4
+    second = client.get_model_version("hwr", "2")
+    champion = client.get_model_version_by_alias("hwr", "champion")
+    if champion.version == "2":
+        assert float(second.tags["eval_cer"]) < float(first.tags["eval_cer"])
+    else:
+        assert champion.version == first.version and second.tags.get("challenger") == "true"
+
+
+def test_a_new_parameter_forces_a_fresh_download(workdir, client):
+    result = mlflow_run(workdir, "download", samples=60, data_root=workdir / "data")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(runs_of(client, "download")) == 2
+
+
+def test_served_model_answers_over_http(workdir, client):
+    [prepare] = runs_of(client, "prepare")
+    [download] = runs_of(client, "download")[:1]
+    data_dir = download.data.tags["hwr.data_dir"]
+    test_list = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{prepare.info.run_id}/splits/test.csv"))
+    encoded = [base64.b64encode(open(f"{data_dir}/{p}", "rb").read()).decode() for p in test_list.path[:3]]
+    local = mlflow.pyfunc.load_model("models:/hwr@champion").predict(pd.DataFrame({"image": encoded}))
+    with model_server("models:/hwr@champion", workdir) as url:
+        answer = requests.post(f"{url}/invocations", json={"inputs": {"image": encoded}}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        predictions = answer.json()["predictions"]
+        assert [p["text"] for p in predictions] == list(local["text"])
+        assert all(0.0 <= p["confidence"] <= 1.0 for p in predictions)
+        split = requests.post(f"{url}/invocations",
+                              json={"dataframe_split": {"columns": ["image"], "data": [[encoded[0]]]}}, timeout=60)
+        assert split.status_code == 200 and split.json()["predictions"][0]["text"] == local["text"][0]
+        bad = requests.post(f"{url}/invocations", json={"inputs": {"image": [encoded[0], "%%%not-base64"]}},
+                            timeout=60)
+        assert bad.status_code == 400 and "row 1" in bad.text and "base64" in bad.text
+        decoder = requests.post(f"{url}/invocations", json={"inputs": {"image": encoded[:1]},
+                                                            "params": {"decoder": "psychic"}}, timeout=60)
+        assert decoder.status_code == 400 and "unknown decoder" in decoder.text
+        again = requests.post(f"{url}/invocations", json={"inputs": {"image": encoded[:1]}}, timeout=60)
+        assert again.status_code == 200
+
+
+def labelled_folder(workdir, client, tmp_path, uppercase=False):
+    [download] = runs_of(client, "download")[:1]
+    data_dir = download.data.tags["hwr.data_dir"]
+    words = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{download.info.run_id}/words.csv"),
+                        keep_default_na=False)[:12]
+    (tmp_path / "images").mkdir()
+    rows = []
+    for i, (path, text) in enumerate(zip(words.path, words.text)):
+        shutil.copy(f"{data_dir}/{path}", tmp_path / "images" / f"{i}.png")
+        rows.append({"file": f"images/{i}.png", "text": text.upper() if uppercase else text})
+    pd.DataFrame(rows).to_csv(tmp_path / "labels.tsv", sep="\t", index=False)
+    return tmp_path
+
+
+def test_evaluate_entry_point_logs_metrics_and_predictions(workdir, client, tmp_path):
+    folder = labelled_folder(workdir, client, tmp_path, uppercase=True)
+    result = mlflow_run(workdir, "evaluate", data=folder, case_sensitive="false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [evaluation] = runs_of(client, "evaluate")
+    assert {"cer", "wer", "word_accuracy"} <= set(evaluation.data.metrics)
+    table = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{evaluation.info.run_id}/predictions.csv"))
+    assert len(table) == 12 and {"truth", "prediction", "confidence"} <= set(table.columns)
+
+
+def test_evaluate_without_labels_is_a_clear_error(workdir, tmp_path):
+    result = run([sys.executable, "-m", "steps.evaluate", "--data", str(tmp_path)], workdir)
+    assert result.returncode == 1
+    assert "neither labels.tsv" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_command_reads_files_and_folders(workdir, client, tmp_path):
+    folder = labelled_folder(workdir, client, tmp_path)
+    result = run([sys.executable, "-m", "steps.predict", str(folder / "images"), str(folder / "images" / "0.png")],
+                 workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 13
+    file, text, confidence = lines[-1].split("\t")
+    assert file.endswith("0.png") and 0 <= float(confidence) <= 1

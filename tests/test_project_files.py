@@ -1,0 +1,43 @@
+"""The project's own files agree with each other: MLproject, conda.yaml, pyproject.toml, README, CI."""
+
+import re
+import tomllib
+
+import yaml
+
+ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
+USER_PARAMS = {"epochs": "5", "splits": "3", "max_workers": None, "dataset": "synthetic", "samples": None,
+               "batch_size": None, "seed": None}
+
+
+def mlproject(project_dir):
+    return yaml.safe_load((project_dir / "MLproject").read_text())
+
+
+def test_entry_points_and_user_parameters(project_dir):
+    spec = mlproject(project_dir)
+    assert set(spec["entry_points"]) == ENTRY_POINTS
+    main = spec["entry_points"]["main"]["parameters"]
+    for name, default in USER_PARAMS.items():
+        assert name in main, name
+        if default is not None:
+            assert str(main[name]["default"]) == default
+    for name, entry in spec["entry_points"].items():
+        for param, declared in entry.get("parameters", {}).items():
+            assert declared["type"] in {"string", "float", "path", "uri"}, (name, param)
+            assert "{" + param + "}" in entry["command"], f"{name}: {param} is declared but never passed"
+
+
+def test_conda_and_pip_pins_agree(project_dir):
+    pip_deps = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]["dependencies"]
+    conda = yaml.safe_load((project_dir / "conda.yaml").read_text())
+    conda_pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    assert sorted(pip_deps) == sorted(conda_pip)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", d) for d in pip_deps), "every dependency is pinned"
+
+
+def test_ci_runs_the_readme_test_command(project_dir):
+    readme = (project_dir / "README.md").read_text()
+    ci = (project_dir / ".ci" / "run").read_text()
+    assert "make test" in readme and "make test" in ci
+    assert "make pipeline" in readme
