@@ -28,14 +28,14 @@ class Outcome:
 
 
 def best_child(client: MlflowClient, parent_run_id: str):
-    """The finished child training run with the lowest best_val_cer."""
+    """The finished child training run with the lowest best_val_cer (ties: lower split number)."""
     finished = [
         r for r in child_runs(client, parent_run_id)
         if r.info.status == "FINISHED" and "best_val_cer" in r.data.metrics and MODEL_URI_TAG in r.data.tags
     ]
     if not finished:
         raise HwrError(f"run {parent_run_id} has no finished training child with a model: nothing to register")
-    return min(finished, key=lambda r: r.data.metrics["best_val_cer"])
+    return min(finished, key=lambda r: (r.data.metrics["best_val_cer"], int(r.data.tags.get("hwr.split", 0))))
 
 
 def current_champion(client: MlflowClient, name: str):

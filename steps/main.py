@@ -109,7 +109,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
               help="Parallel trainings; 0 = one per split.")
 @click.option("--dataset", type=click.Choice(datasets.DATASETS), default="synthetic", show_default=True)
 @click.option("--samples", type=int, default=10000, show_default=True, callback=positive("samples"))
-@click.option("--batch-size", type=int, default=64, show_default=True, callback=positive("batch_size"))
+@click.option("--batch-size", type=int, default=32, show_default=True, callback=positive("batch_size"))
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--url", default=datasets.DEFAULT_IAM_URL, show_default=True)
 @click.option("--sha256", default="none", show_default=True, help="Expected SHA-256 of the archive; none = no check.")

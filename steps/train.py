@@ -42,7 +42,7 @@ def fetch_split(splits_uri: str, split: int, dest: Path):
               help="The IAM-layout folder the download step made.")
 @click.option("--split", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=5, show_default=True, callback=positive("epochs"))
-@click.option("--batch-size", type=int, default=64, show_default=True, callback=positive("batch_size"))
+@click.option("--batch-size", type=int, default=32, show_default=True, callback=positive("batch_size"))
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for TensorFlow; 0 = all.")

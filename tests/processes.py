@@ -22,6 +22,7 @@ def environment(workdir: Path) -> dict:
     env = dict(os.environ)
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     env["PATH"] = BIN_DIR + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(PROJECT_DIR) + os.pathsep + env.get("PYTHONPATH", "")  # `python -m steps.x` anywhere
     env.pop("MLFLOW_RUN_ID", None)
     env.pop("MLFLOW_EXPERIMENT_ID", None)
     return env

@@ -1,0 +1,57 @@
+"""Bad parameters stop a step before any work, with one line naming the problem (no traceback),
+and never leave a run RUNNING."""
+
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.processes import environment, mlflow_run, run
+
+
+def step(workdir, name, *args):
+    return run([sys.executable, "-m", f"steps.{name}", *args], workdir, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "name, args, message",
+    [
+        ("main", ["--dataset", "imagenet"], "Invalid value for '--dataset'"),
+        ("main", ["--epochs", "0"], "epochs must be at least 1"),
+        ("main", ["--splits", "0"], "splits must be at least 1"),
+        ("main", ["--samples", "-5"], "samples must be at least 1"),
+        ("main", ["--max-workers", "-1"], "Invalid value for '--max-workers'"),
+        ("train", ["--splits-uri", "runs:/x", "--data-dir", ".", "--epochs", "0"], "epochs must be at least 1"),
+        ("train", ["--splits-uri", "runs:/x", "--data-dir", "/no/such/folder"], "does not exist"),
+        ("download", ["--dataset", "iam", "--url", "/no/such/IAM_Words.zip"], "does not exist"),
+        ("evaluate", ["--data", "."], "neither labels.tsv"),
+        ("predict", ["/no/such/image.png"], "does not exist"),
+    ],
+)
+def test_bad_parameters_get_a_clear_one_line_error(tmp_path, name, args, message):
+    result = step(tmp_path, name, *args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_names_missing_columns(tmp_path):
+    (tmp_path / "labels.tsv").write_text("image\tlabel\nx.png\thello\n")
+    result = step(tmp_path, "evaluate", "--data", str(tmp_path))
+    assert result.returncode == 1 and "missing column(s) file, text" in result.stderr
+
+
+def test_failed_step_run_is_marked_failed_with_the_reason(tmp_path):
+    result = mlflow_run(tmp_path, "download", dataset="iam", url="/no/such/IAM_Words.zip", timeout=180)
+    assert result.returncode != 0 and "does not exist" in result.stderr
+    client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
+    [failed] = client.search_runs(["0"])
+    assert failed.info.status == "FAILED"
+    assert "does not exist" in failed.data.tags["hwr.error"]
+
+
+def test_mlflow_run_with_bad_parameter_leaves_no_running_run(tmp_path):
+    result = mlflow_run(tmp_path, "main", epochs=0, timeout=180)
+    assert result.returncode != 0 and "epochs must be at least 1" in result.stderr
+    client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
+    assert [r.info.status for r in client.search_runs(["0"])] == ["FAILED"]
