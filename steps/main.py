@@ -76,6 +76,9 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
     prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv", "splits": splits,
                                         "seed": seed})
     splits_uri = f"runs:/{prepare.info.run_id}"
+    # Reused step runs keep their first parent; record on this parent which ones it used.
+    mlflow.set_tags({"hwr.download_run": download.info.run_id, "hwr.prepare_run": prepare.info.run_id,
+                     "hwr.data_dir": data_dir})
 
     workers = min(max_workers or splits, splits)
     # Each TensorFlow process gets its share of the cores, so parallel trainings do not thrash.
