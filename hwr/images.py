@@ -24,6 +24,8 @@ IMAGE_WIDTH = 128
 # 300 dpi is a few hundred thousand pixels.
 MAX_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+MAX_BYTES = 10 * 1024 * 1024  # one encoded word image; a 300 dpi PNG of a word is well under 1 MB
+MIN_SIDE = 2  # a 1-pixel image holds no word
 
 
 def to_grayscale(image: Image.Image) -> Image.Image:
@@ -51,8 +53,8 @@ def stretch_contrast(gray: Image.Image) -> Image.Image:
 
 def preprocess(image: Image.Image, height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> np.ndarray:
     """A PIL image to a (height, width) uint8 ink array; the model's only input format."""
-    if image.width < 1 or image.height < 1:
-        raise InvalidImageError(f"image is {image.width}x{image.height} pixels: nothing to read")
+    if image.width < MIN_SIDE or image.height < MIN_SIDE:
+        raise InvalidImageError(f"image is {image.width}x{image.height} pixels: too small to hold a word")
     gray = stretch_contrast(to_grayscale(image))
     scale = min(height / gray.height, width / gray.width)
     new_size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
@@ -65,6 +67,8 @@ def preprocess(image: Image.Image, height: int = IMAGE_HEIGHT, width: int = IMAG
 
 def open_image(data: bytes, name: str = "image") -> Image.Image:
     """Decode image bytes, turning every way this can fail into an InvalidImageError."""
+    if len(data) > MAX_BYTES:
+        raise InvalidImageError(f"{name}: {len(data):,} bytes is larger than the {MAX_BYTES:,} allowed for one image")
     try:
         image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_PIXELS:

@@ -70,6 +70,8 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         if decoder not in DECODERS:
             raise _invalid(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         values = _images_column(model_input)
+        if not values:
+            raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
         results = self.recognizer.recognize(self.preprocess_rows(values))
         return pd.DataFrame(
             {"text": [t for t, _ in results], "confidence": [c for _, c in results]},

@@ -50,6 +50,26 @@ def _cer_on(model_uri: str, labelled: pd.DataFrame) -> float:
     return scores["cer"]
 
 
+def _champion_cer(client: MlflowClient, name: str, champion, labelled_test: pd.DataFrame) -> float:
+    """The champion's CER on the candidate's test images; refuses a champion that is gone."""
+    try:
+        lifecycle = client.get_run(champion.run_id).info.lifecycle_stage if champion.run_id else "active"
+    except MlflowException:
+        lifecycle = "deleted"
+    problem = f"its source run {champion.run_id} was deleted" if lifecycle == "deleted" else None
+    if problem is None:
+        try:
+            return _cer_on(f"models:/{name}/{champion.version}", labelled_test)
+        except Exception as exc:  # any load or predict failure means it cannot be compared
+            problem = f"it cannot be loaded ({type(exc).__name__}: {exc})"
+    raise HwrError(
+        f"the current champion, {name} version {champion.version}, cannot be compared: {problem}. Nothing was "
+        f"registered and the alias was left as it was; point it at a working version "
+        f"(MlflowClient().set_registered_model_alias({name!r}, {CHAMPION!r}, VERSION)) or delete it, then run "
+        f"register again."
+    )
+
+
 def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.DataFrame, name: str = "hwr",
                   dataset: str = "") -> Outcome:
     """Register the best child as a new version of `name`; it becomes champion only if it beats the
@@ -57,6 +77,8 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
     run = best_child(client, parent_run_id)
     metrics = run.data.metrics
     champion = current_champion(client, name)
+    # The champion is checked before anything is registered, so a failure changes nothing.
+    champion_cer = _champion_cer(client, name, champion, labelled_test) if champion else None
     version = mlflow.register_model(run.data.tags[MODEL_URI_TAG], name, tags={
         "source_run": run.info.run_id, "parent_run": parent_run_id, "dataset": dataset,
         "best_val_cer": f"{metrics['best_val_cer']:.4f}", "test_cer": f"{metrics.get('test_cer', float('nan')):.4f}",
@@ -68,11 +90,10 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
         f"test CER {metrics.get('test_cer', float('nan')):.4f}."
     ))
     candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
-    champion_cer = _cer_on(f"models:/{name}/{champion.version}", labelled_test) if champion else None
     client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
     promoted = champion_cer is None or candidate_cer < champion_cer
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
     else:
         client.set_model_version_tag(name, version, CHALLENGER_TAG, "true")
-    return Outcome(version, run.info.run_id, promoted, candidate_cer, champion_cer)
+    return Outcome(str(version), run.info.run_id, promoted, candidate_cer, champion_cer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Mapping
 
 import mlflow
@@ -11,6 +13,9 @@ from mlflow.tracking import MlflowClient
 ENTRY_POINT_TAG = "mlflow.project.entryPoint"
 PARENT_TAG = "mlflow.parentRunId"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
+# Which process owns a RUNNING run, so a later pipeline can tell a live run from an orphan.
+HOST_TAG = "hwr.host"
+PID_TAG = "hwr.pid"
 
 
 def find_finished_run(
@@ -49,3 +54,35 @@ def log_params_once(params: Mapping[str, object]) -> None:
     fresh = {k: v for k, v in params.items() if k not in existing}
     if fresh:
         mlflow.log_params(fresh)
+
+
+def claim_run(client: MlflowClient, run_id: str, pid: int | None = None) -> None:
+    """Record that process `pid` (default: this one) on this host is working on the run."""
+    client.set_tag(run_id, HOST_TAG, socket.gethostname())
+    client.set_tag(run_id, PID_TAG, str(pid or os.getpid()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def mark_orphans_killed(client: MlflowClient, experiment_id: str) -> list[str]:
+    """RUNNING runs whose owning process on this host is gone (killed pipeline, crashed step)
+    become KILLED instead of staying RUNNING forever. Runs of live processes, such as a second
+    pipeline running at the same time, are left alone."""
+    host = socket.gethostname()
+    killed = []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        if tags.get(HOST_TAG) != host or not tags.get(PID_TAG, "").isdigit() or _alive(int(tags[PID_TAG])):
+            continue
+        client.set_tag(run.info.run_id, "hwr.error", f"process {tags[PID_TAG]} ended without finishing the run")
+        client.set_terminated(run.info.run_id, "KILLED")
+        killed.append(run.info.run_id)
+    return killed

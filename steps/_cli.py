@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 
@@ -60,3 +61,15 @@ def positive(name: str):
         return value
 
     return check
+
+
+@contextlib.contextmanager
+def step_run():
+    """mlflow.start_run() that also records this process as the run's owner (see mark_orphans_killed)."""
+    import mlflow
+
+    from hwr.tracking import claim_run
+
+    with mlflow.start_run() as run:
+        claim_run(mlflow.MlflowClient(), run.info.run_id)
+        yield run

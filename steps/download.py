@@ -10,7 +10,7 @@ import mlflow
 
 from hwr import datasets, progress
 from hwr.tracking import log_params_once
-from steps._cli import positive, user_errors
+from steps._cli import positive, step_run, user_errors
 
 DATA_DIR_TAG = "hwr.data_dir"
 
@@ -26,7 +26,7 @@ DATA_DIR_TAG = "hwr.data_dir"
 @click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True)
 @user_errors
 def main(dataset, samples, seed, url, sha256, data_root):
-    with mlflow.start_run():
+    with step_run():
         log_params_once({"dataset": dataset, "samples": samples, "seed": seed, "url": url, "sha256": sha256,
                          "data_root": data_root})
         progress.say(f"download: preparing the {dataset} data set under {data_root}")

@@ -10,7 +10,7 @@ import mlflow
 
 from hwr import evaluation, progress
 from hwr.tracking import log_params_once
-from steps._cli import user_errors
+from steps._cli import step_run, user_errors
 
 
 @click.command()
@@ -22,7 +22,7 @@ from steps._cli import user_errors
 @user_errors
 def main(model_uri, data, case_sensitive):
     labelled = evaluation.read_labelled_folder(Path(data))  # fails clearly before the model loads
-    with mlflow.start_run(), tempfile.TemporaryDirectory() as tmp:
+    with step_run(), tempfile.TemporaryDirectory() as tmp:
         log_params_once({"model_uri": model_uri, "data": data, "case_sensitive": case_sensitive})
         model = mlflow.pyfunc.load_model(model_uri)
         scores, table = evaluation.evaluate(model, labelled, case_sensitive)

@@ -18,8 +18,9 @@ from mlflow.tracking import MlflowClient
 
 from hwr import datasets, progress
 from hwr.progress import SCRIPT_LOG_ENV
-from hwr.tracking import ENTRY_POINT_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once
-from steps._cli import ERROR_TAG, positive, user_errors
+from hwr.tracking import (ENTRY_POINT_TAG, GIT_COMMIT_TAG, PARENT_TAG, claim_run, find_finished_run, log_params_once,
+                          mark_orphans_killed)
+from steps._cli import ERROR_TAG, positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
 
 PROJECT_DIR = str(Path(__file__).resolve().parents[1])
@@ -33,6 +34,8 @@ class Pipeline:
         self.parent_id = parent_run.info.run_id
         self.experiment_id = parent_run.info.experiment_id
         self.git_commit = self.client.get_run(self.parent_id).data.tags.get(GIT_COMMIT_TAG)
+        for run_id in mark_orphans_killed(self.client, self.experiment_id):
+            progress.say(f"run {run_id} was left RUNNING by a process that is gone: marked KILLED")
 
     def step(self, entry_point: str, params: dict):
         """Reuse a finished run of this step with the same parameters and code, or run it now."""
@@ -56,6 +59,7 @@ class Pipeline:
         child is created here with the parent tag and handed to mlflow.run."""
         child = self.client.create_run(self.experiment_id, run_name=f"train-split-{split}", tags={
             PARENT_TAG: self.parent_id, ENTRY_POINT_TAG: "train", "hwr.split": str(split)})
+        claim_run(self.client, child.info.run_id)  # until the train process claims it for itself
         progress.say(f"split {split}: training started (run {child.info.run_id})")
         try:
             mlflow.run(PROJECT_DIR, "train", parameters=params, env_manager="local",
@@ -121,7 +125,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--model-name", default="hwr", show_default=True)
 @user_errors
 def main(**options):
-    with mlflow.start_run() as parent, tempfile.TemporaryDirectory() as tmp:
+    with step_run() as parent, tempfile.TemporaryDirectory() as tmp:
         log_params_once(options)
         script_log = Path(tmp) / "script.log"
         os.environ[SCRIPT_LOG_ENV] = str(script_log)  # inherited by every step process

@@ -13,7 +13,7 @@ from hwr import progress, splits
 from hwr.charset import Charset
 from hwr.errors import DataError
 from hwr.tracking import log_params_once
-from steps._cli import positive, user_errors
+from steps._cli import positive, step_run, user_errors
 
 
 def read_index(words_uri: str) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def read_index(words_uri: str) -> pd.DataFrame:
 @click.option("--seed", type=int, default=42, show_default=True)
 @user_errors
 def main(words_uri, k, seed):
-    with mlflow.start_run():
+    with step_run():
         log_params_once({"words_uri": words_uri, "splits": k, "seed": seed})
         index = read_index(words_uri)
         # The vocabulary comes from ALL labels, so no test character is unknown to the model.

@@ -13,7 +13,7 @@ from hwr import progress
 from hwr.errors import DataError
 from hwr.registry import register_best
 from hwr.tracking import log_params_once
-from steps._cli import user_errors
+from steps._cli import step_run, user_errors
 
 
 def test_images(splits_uri: str, data_dir: str) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def test_images(splits_uri: str, data_dir: str) -> pd.DataFrame:
 @click.option("--dataset", default="unknown", show_default=True, help="A description of the training data, kept on the model version.")
 @user_errors
 def main(parent_run_id, splits_uri, data_dir, model_name, dataset):
-    with mlflow.start_run():
+    with step_run():
         log_params_once({"parent_run_id": parent_run_id, "splits_uri": splits_uri, "data_dir": data_dir,
                          "model_name": model_name, "dataset": dataset})
         outcome = register_best(MlflowClient(), parent_run_id, test_images(splits_uri, data_dir), model_name, dataset)

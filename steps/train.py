@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import mlflow
 from hwr import progress
 from hwr.errors import DataError
 from hwr.tracking import log_params_once
-from steps._cli import positive, user_errors
+from steps._cli import positive, step_run, user_errors
 
 from hwr.registry import MODEL_URI_TAG
+
+FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
 
 
 def fetch_split(splits_uri: str, split: int, dest: Path):
@@ -55,12 +58,14 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
     from hwr.inference import Recognizer
     from hwr.model import frames_for_width
 
-    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+    with step_run() as run, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
                   "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed, "threads": threads}
         log_params_once(params)
         mlflow.set_tag("hwr.split", split)
+        if os.environ.get(FAIL_SPLIT_ENV) == str(split):
+            raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")
         charset, train_list, val_list, test_list = fetch_split(splits_uri, split, tmp / "prepared")
         frames = frames_for_width(images.IMAGE_WIDTH)
         train_ok = training.trainable(train_list, charset, frames)

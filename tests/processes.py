@@ -28,16 +28,17 @@ def environment(workdir: Path) -> dict:
     return env
 
 
-def run(args: list[str], workdir: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=workdir, env=environment(workdir), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+def run(args: list[str], workdir: Path, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=workdir, env={**environment(workdir), **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def mlflow_run(workdir: Path, entry_point: str = "main", timeout: int = 900, **params) -> subprocess.CompletedProcess:
+def mlflow_run(workdir: Path, entry_point: str = "main", timeout: int = 900, env: dict | None = None,
+               **params) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "mlflow", "run", str(PROJECT_DIR), "-e", entry_point, "--env-manager", "local"]
     for key, value in params.items():
         args += ["-P", f"{key}={value}"]
-    return run(args, workdir, timeout)
+    return run(args, workdir, timeout, env)
 
 
 def free_port() -> int:

@@ -96,3 +96,21 @@ def test_decompression_bomb_is_refused_before_decoding():
     big.save(buffer, format="PNG")
     with pytest.raises(InvalidImageError, match="larger than|too large"):
         images.open_image(buffer.getvalue())
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (40, 1)])
+def test_one_pixel_images_are_refused(size):
+    with pytest.raises(InvalidImageError, match="too small"):
+        images.preprocess(Image.new("L", size, 0))
+
+
+def test_oversized_payload_is_refused_before_decoding():
+    with pytest.raises(InvalidImageError, match="larger than the"):
+        images.open_image(b"\x89PNG" + bytes(images.MAX_BYTES))
+
+
+@pytest.mark.parametrize("size", [(3000, 40), (60, 3000)])
+def test_very_wide_and_very_tall_images_are_read(size):
+    out = images.preprocess(word_image(*size))
+    assert out.shape == (images.IMAGE_HEIGHT, images.IMAGE_WIDTH)
+    assert out.max() > 100  # the strokes survive the shrink, even when thinner than a pixel

@@ -186,3 +186,48 @@ def test_predict_command_reads_files_and_folders(workdir, client, tmp_path):
     assert len(lines) == 13
     file, text, confidence = lines[-1].split("\t")
     assert file.endswith("0.png") and 0 <= float(confidence) <= 1
+
+
+def test_register_without_a_finished_child_is_a_clear_error(workdir, client):
+    before = client.get_model_version_by_alias("hwr", "champion").version
+    [download] = runs_of(client, "download")[:1]  # a run with no training children
+    [prepare] = runs_of(client, "prepare")
+    result = run([sys.executable, "-m", "steps.register", "--parent-run-id", download.info.run_id,
+                  "--splits-uri", f"runs:/{prepare.info.run_id}", "--data-dir", download.data.tags["hwr.data_dir"]],
+                 workdir)
+    assert result.returncode == 1 and "nothing to register" in result.stderr and "Traceback" not in result.stderr
+    assert client.get_model_version_by_alias("hwr", "champion").version == before
+
+
+def test_one_failed_split_loses_nothing_of_the_others(workdir, client):
+    versions = len(client.search_model_versions("name='hwr'"))
+    result = mlflow_run(workdir, "main", env={"HWR_TEST_FAIL_SPLIT": "1"}, data_root=workdir / "data", **TINY)
+    assert result.returncode != 0
+    assert "split 1: RuntimeError: failure injected for split 1" in result.stderr
+    parent = runs_of(client, "main")[-1]
+    assert parent.info.status == "FAILED" and "split 1" in parent.data.tags["hwr.failed_splits"]
+    children = client.search_runs(["0"], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' "
+                                         "and tags.`mlflow.project.entryPoint` = 'train'")
+    status = {c.data.tags["hwr.split"]: c.info.status for c in children}
+    assert status == {"0": "FINISHED", "1": "FAILED"}
+    survivor = next(c for c in children if c.data.tags["hwr.split"] == "0")
+    assert len(client.get_metric_history(survivor.info.run_id, "val_cer")) == 1
+    # The finished split was still registered.
+    newest = max(client.search_model_versions("name='hwr'"), key=lambda v: int(v.version))
+    assert len(client.search_model_versions("name='hwr'")) == versions + 1
+    assert newest.tags["source_run"] == survivor.info.run_id
+
+
+def test_champion_whose_run_was_deleted_is_reported_and_kept(workdir, client):
+    champion = client.get_model_version_by_alias("hwr", "champion")
+    versions = len(client.search_model_versions("name='hwr'"))
+    client.delete_run(champion.run_id)
+    parent = runs_of(client, "main")[0]
+    [prepare] = runs_of(client, "prepare")
+    result = run([sys.executable, "-m", "steps.register", "--parent-run-id", parent.info.run_id,
+                  "--splits-uri", f"runs:/{prepare.info.run_id}", "--data-dir", parent.data.tags["hwr.data_dir"]],
+                 workdir)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "was deleted" in result.stderr and "alias was left as it was" in result.stderr
+    assert client.get_model_version_by_alias("hwr", "champion").version == champion.version
+    assert len(client.search_model_versions("name='hwr'")) == versions
