@@ -63,6 +63,19 @@ def test_nothing_listening_fails_fast(tmp_path):
     assert time.monotonic() - start < 15
 
 
+def test_server_that_never_answers_times_out(tmp_path, monkeypatch):
+    import hwr.fetch
+
+    monkeypatch.setattr(hwr.fetch, "READ_TIMEOUT_S", 2)
+    with socket.socket() as silent:  # accepts connections, never sends a byte
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        start = time.monotonic()
+        with pytest.raises(DataError, match="could not reach"):
+            fetch(f"http://127.0.0.1:{silent.getsockname()[1]}/IAM_Words.zip", tmp_path / "x.zip")
+    assert time.monotonic() - start < 15
+
+
 def test_local_path_and_file_url(served, tmp_path):
     source = served / "IAM_Words.zip"
     assert fetch(str(source), tmp_path / "a.zip") == hashlib.sha256(PAYLOAD).hexdigest()

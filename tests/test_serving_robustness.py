@@ -134,6 +134,10 @@ def test_decompression_bomb_is_refused(server):
     assert "too large" in message and "900000000 pixels" in message
 
 
+def test_zero_by_zero_image_is_refused(server):
+    check_refused_then_good(server, {"inputs": {"image": [b64(png_header_only(0, 0))]}})
+
+
 def test_twenty_megabyte_payload_is_refused(server):
     message = check_refused_then_good(server, {"inputs": {"image": [b64(b"\x89PNG" + bytes(20 * 1024 * 1024))]}})
     assert "larger than" in message
