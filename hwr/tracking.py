@@ -16,6 +16,7 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 # Which process owns a RUNNING run, so a later pipeline can tell a live run from an orphan.
 HOST_TAG = "hwr.host"
 PID_TAG = "hwr.pid"
+ERROR_TAG = "hwr.error"  # why a step's run failed, for the pipeline's parent run to report
 
 
 def find_finished_run(
@@ -82,7 +83,7 @@ def mark_orphans_killed(client: MlflowClient, experiment_id: str) -> list[str]:
         tags = run.data.tags
         if tags.get(HOST_TAG) != host or not tags.get(PID_TAG, "").isdigit() or _alive(int(tags[PID_TAG])):
             continue
-        client.set_tag(run.info.run_id, "hwr.error", f"process {tags[PID_TAG]} ended without finishing the run")
+        client.set_tag(run.info.run_id, ERROR_TAG, f"process {tags[PID_TAG]} ended without finishing the run")
         client.set_terminated(run.info.run_id, "KILLED")
         killed.append(run.info.run_id)
     return killed

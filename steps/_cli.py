@@ -13,7 +13,7 @@ from hwr.runtime import quiet_tensorflow
 
 quiet_tensorflow()
 
-ERROR_TAG = "hwr.error"  # why a step's run failed, for the pipeline's parent run to report
+from hwr.tracking import ERROR_TAG  # noqa: E402
 
 
 def _record_error(message: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import click
@@ -17,10 +17,10 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from hwr import datasets, progress
+from hwr.executors import EXECUTORS, check_scheduler, open_executor, train_split, use_this_python
 from hwr.progress import SCRIPT_LOG_ENV
-from hwr.tracking import (ENTRY_POINT_TAG, GIT_COMMIT_TAG, PARENT_TAG, claim_run, find_finished_run, log_params_once,
-                          mark_orphans_killed)
-from steps._cli import ERROR_TAG, positive, step_run, user_errors
+from hwr.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
+from steps._cli import positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
 
 PROJECT_DIR = str(Path(__file__).resolve().parents[1])
@@ -54,25 +54,10 @@ class Pipeline:
         # A download is only reusable while its data is still on disk.
         return entry_point != "download" or datasets.is_complete(Path(run.data.tags.get(DATA_DIR_TAG, "/nonexistent")))
 
-    def train_child(self, split: int, params: dict) -> str:
-        """One split's training as a child run; threads do not nest runs by themselves, so the
-        child is created here with the parent tag and handed to mlflow.run."""
-        child = self.client.create_run(self.experiment_id, run_name=f"train-split-{split}", tags={
-            PARENT_TAG: self.parent_id, ENTRY_POINT_TAG: "train", "hwr.split": str(split)})
-        claim_run(self.client, child.info.run_id)  # until the train process claims it for itself
-        progress.say(f"split {split}: training started (run {child.info.run_id})")
-        try:
-            mlflow.run(PROJECT_DIR, "train", parameters=params, env_manager="local",
-                       experiment_id=self.experiment_id, run_id=child.info.run_id)
-        except Exception as exc:
-            # The step records why it failed on its run; say that rather than "Run failed".
-            reason = self.client.get_run(child.info.run_id).data.tags.get(ERROR_TAG, str(exc))
-            raise RuntimeError(f"{reason} (run {child.info.run_id})") from None
-        return child.info.run_id
 
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
-                 sha256, data_root, learning_rate, model_name) -> list[str]:
+                 sha256, data_root, learning_rate, model_name, executor, scheduler) -> list[str]:
     """Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
                                           "sha256": sha256, "data_root": data_root})
@@ -89,10 +74,14 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
     threads = max(1, (os.cpu_count() or 1) // workers)
     mlflow.log_params({"workers": workers, "threads_per_training": threads})
     failures = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(pipeline.train_child, k, {
-            "splits_uri": splits_uri, "data_dir": data_dir, "split": k, "epochs": epochs, "batch_size": batch_size,
-            "learning_rate": learning_rate, "seed": seed + k, "threads": threads}): k for k in range(splits)}
+    with open_executor(executor, workers, scheduler) as pool:
+        futures = {}
+        for k in range(splits):
+            params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": k, "epochs": epochs,
+                      "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed + k, "threads": threads}
+            futures[pool.submit(train_split, mlflow.get_tracking_uri(), PROJECT_DIR, pipeline.experiment_id,
+                                pipeline.parent_id, k, params)] = k
+            progress.say(f"split {k}: training submitted to {executor}")
         for future in as_completed(futures):
             split = futures[future]
             try:
@@ -123,8 +112,13 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--data-root", default="data", show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--model-name", default="hwr", show_default=True)
+@click.option("--executor", type=click.Choice(EXECUTORS), default="threads", show_default=True,
+              help="Where split trainings run: threads here, or a Dask cluster.")
+@click.option("--scheduler", default="none", show_default=True, help="The Dask scheduler (executor=dask): tcp://HOST:PORT.")
 @user_errors
 def main(**options):
+    check_scheduler(options["executor"], options["scheduler"])  # before any run is opened
+    use_this_python()
     with step_run() as parent, tempfile.TemporaryDirectory() as tmp:
         log_params_once(options)
         script_log = Path(tmp) / "script.log"

@@ -48,14 +48,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def model_server(model_uri: str, workdir: Path, startup_timeout: float = 180):
+def model_server(model_uri: str, workdir: Path, startup_timeout: float = 180, env: dict | None = None):
     """`mlflow models serve` on 127.0.0.1; yields its base URL and stops the whole process group."""
     port = free_port()
     log = open(workdir / f"serve-{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
          "-h", "127.0.0.1", "-p", str(port)],
-        cwd=workdir, env=environment(workdir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=workdir, env={**environment(workdir), **(env or {})}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
