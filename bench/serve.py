@@ -61,7 +61,8 @@ def free_port() -> int:
 @click.option("--model-uri", default="models:/hwr@champion", show_default=True)
 @click.option("--requests", "count", default=500, show_default=True, help="Single-image requests timed.")
 @click.option("--workers", default=1, show_default=True, help="Server workers (mlflow models serve -w).")
-def main(model_uri, count, workers):
+@click.option("--clients", default=4, show_default=True, help="Concurrent clients in the load phase.")
+def main(model_uri, count, workers, clients):
     import mlflow
     import pandas as pd
     import requests
@@ -122,7 +123,24 @@ def main(model_uri, count, workers):
         for _ in range(rounds):
             post(batch)
         http_ips = rounds * len(single) / (time.perf_counter() - start)
-        for i in range(max(0, 1000 - count - rounds - 50)):
+        # Concurrent clients, one image a request each: what extra workers are for.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def client_loop(offset):
+            own = requests.Session()
+            times = []
+            for i in range(count // clients):
+                t = time.perf_counter()
+                own.post(f"{url}/invocations", json={"inputs": {"image": [single[(offset + i) % 64]]}},
+                         timeout=60).raise_for_status()
+                times.append((time.perf_counter() - t) * 1000)
+            return times
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            concurrent = [t for times in pool.map(client_loop, range(clients)) for t in times]
+        concurrent_rps = len(concurrent) / (time.perf_counter() - start)
+        for i in range(max(0, 1000 - 2 * count - rounds - 50)):
             post({"inputs": {"image": [single[i % 64]]}})
         rss_after = tree_rss_mib(server.pid)
         workers_after = worker_rss_mib(server.pid)
@@ -134,6 +152,8 @@ def main(model_uri, count, workers):
         "model_uri": model_uri, "workers": workers, "cold_start_s": cold_start,
         "single_p50_ms": percentile(latencies, 50), "single_p99_ms": percentile(latencies, 99),
         "single_mean_ms": statistics.fmean(latencies),
+        "clients": clients, "concurrent_requests_per_s": concurrent_rps,
+        "concurrent_p50_ms": percentile(concurrent, 50), "concurrent_p99_ms": percentile(concurrent, 99),
         "inprocess_single_p50_ms": percentile(inprocess_single, 50),
         "batch64_http_images_per_s": http_ips, "batch64_inprocess_images_per_s": inprocess_ips,
         "batch64_http_vs_inprocess": http_ips / inprocess_ips,

@@ -4,6 +4,7 @@
 #   scripts/tracking-server.sh start   # PostgreSQL + `mlflow server` with proxied artifacts
 #   scripts/tracking-server.sh uri     # prints the MLFLOW_TRACKING_URI to export
 #   scripts/tracking-server.sh stop
+#   scripts/tracking-server.sh purge   # stop, then delete the database and the artifacts
 #
 # Settings (environment): HWR_SERVER_DIR (default ./.tracking: artifacts and logs, and the
 # database files unless run as root), HWR_PG_DATA (the database folder), HWR_PG_PORT (5433),
@@ -92,9 +93,15 @@ stop() {
     fi
 }
 
+purge() {
+    stop
+    rm -rf "$PGDATA" "$DIR"
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    purge) purge ;;
     uri) echo "http://127.0.0.1:${PORT}" ;;
-    *) echo "usage: $0 start|stop|uri" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|purge|uri" >&2; exit 2 ;;
 esac

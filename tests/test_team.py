@@ -36,7 +36,7 @@ def server(tmp_path_factory):
         assert started.returncode == 0, started.stderr
         yield workdir, started.stdout.strip().splitlines()[-1], pg_port
     finally:
-        subprocess.run([script, "stop"], env=env, timeout=120)
+        subprocess.run([script, "purge"], env=env, timeout=120)
 
 
 def train_runs(client, parent_id):
