@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -12,9 +11,7 @@ import pandas as pd
 
 from hwr import images, metrics
 from hwr.charset import Charset, ctc_min_frames
-from hwr.model import build_crnn, frames_for_width
-
-log = logging.getLogger(__name__)
+from hwr.model import build_crnn
 
 
 def load_images(data_dir: Path, frame: pd.DataFrame) -> np.ndarray:

@@ -55,7 +55,6 @@ class Pipeline:
         return entry_point != "download" or datasets.is_complete(Path(run.data.tags.get(DATA_DIR_TAG, "/nonexistent")))
 
 
-
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
                  sha256, data_root, learning_rate, model_name, executor, scheduler) -> list[str]:
     """Returns the failures, one line per failed split (empty when all went well)."""
