@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 from hwr import iam, metrics
-from hwr.errors import DataError
-from hwr.images import encode_png_base64
+from hwr.errors import DataError, InvalidImageError
+from hwr.images import encode_png_base64, load_file
 from hwr.pyfunc import INPUT_COLUMN
 
 CHUNK = 256  # images per predict call: bounded memory for any folder size
@@ -46,6 +47,30 @@ def predict_files(model, files: list[str], params: dict | None = None) -> pd.Dat
     for start in range(0, len(files), CHUNK):
         encoded = [encode_png_base64(f) for f in files[start : start + CHUNK]]
         parts.append(model.predict(pd.DataFrame({INPUT_COLUMN: encoded}), params=params))
+    return pd.concat(parts, ignore_index=True)
+
+
+def predict_files_each(model, files: list[str]) -> pd.DataFrame:
+    """Like predict_files, but one unreadable file does not stop the others: a chunk that fails
+    is retried file by file, and each failure is reported in the `error` column."""
+    parts = []
+    for start in range(0, len(files), CHUNK):
+        chunk = files[start : start + CHUNK]
+        try:
+            part = predict_files(model, chunk)
+            part["error"] = ""
+        except MlflowException:  # some file in the chunk is bad: find out which, keep the rest
+            rows = []
+            for file in chunk:
+                try:
+                    load_file(file)  # the checks the model applies, with the file's own name
+                except InvalidImageError as exc:
+                    rows.append({"text": "", "confidence": float("nan"), "error": str(exc)})
+                    continue
+                row = predict_files(model, [file]).iloc[0]
+                rows.append({"text": row["text"], "confidence": row["confidence"], "error": ""})
+            part = pd.DataFrame(rows)
+        parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
 

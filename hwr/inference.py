@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from hwr.charset import Charset
-from hwr.model import frames_for_width
 from hwr.decode import greedy_decode, softmax
+from hwr.model import frames_for_width
 
 BATCH = 64
 

@@ -2,11 +2,13 @@
 
     python -m steps.predict [--model-uri models:/hwr@champion] IMAGE_OR_FOLDER...
 
-Prints one tab-separated line per image: file, text, confidence.
+Prints one tab-separated line per image: file, text, confidence. A file that cannot be read is
+reported on stderr, the others are still read, and the exit code is then 1.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -39,13 +41,18 @@ def collect(paths: tuple[str, ...]) -> list[str]:
 def main(model_uri, paths):
     import mlflow
 
-    from hwr.evaluation import predict_files
+    from hwr.evaluation import predict_files_each
 
     files = collect(paths)
     model = mlflow.pyfunc.load_model(model_uri)
-    results = predict_files(model, files)
-    for file, text, confidence in zip(files, results["text"], results["confidence"]):
-        click.echo(f"{file}\t{text}\t{confidence:.4f}")
+    results = predict_files_each(model, files)
+    for file, text, confidence, error in zip(files, results["text"], results["confidence"], results["error"]):
+        if error:
+            click.echo(f"error: {error}", err=True)
+        else:
+            click.echo(f"{file}\t{text}\t{confidence:.4f}")
+    if any(results["error"]):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

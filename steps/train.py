@@ -11,10 +11,9 @@ import mlflow
 
 from hwr import progress
 from hwr.errors import DataError
+from hwr.registry import MODEL_URI_TAG
 from hwr.tracking import log_params_once
 from steps._cli import positive, step_run, user_errors
-
-from hwr.registry import MODEL_URI_TAG
 
 FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
 

@@ -188,6 +188,15 @@ def test_predict_command_reads_files_and_folders(workdir, client, tmp_path):
     assert file.endswith("0.png") and 0 <= float(confidence) <= 1
 
 
+def test_predict_command_reports_a_bad_file_and_reads_the_rest(workdir, client, tmp_path):
+    folder = labelled_folder(workdir, client, tmp_path)
+    (folder / "images" / "5.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = run([sys.executable, "-m", "steps.predict", str(folder / "images")], workdir)
+    assert result.returncode == 1
+    assert len(result.stdout.strip().splitlines()) == 11
+    assert "5.png: not an image format" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_register_without_a_finished_child_is_a_clear_error(workdir, client):
     before = client.get_model_version_by_alias("hwr", "champion").version
     [download] = runs_of(client, "download")[:1]  # a run with no training children
