@@ -57,11 +57,15 @@ class HwrModel(mlflow.pyfunc.PythonModel):
 
         batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
         for row, value in enumerate(values):
+            name = f"row {row}"
             try:
-                image = decode_base64_image(value, name=f"row {row}")
+                image = decode_base64_image(value, name=name)
                 batch[row] = preprocess(image, self.recognizer.height, self.recognizer.width)
-            except InvalidImageError as exc:
-                raise _invalid(f"{exc}; the request was refused, no row was read") from None
+            except Exception as exc:  # any unreadable row is the client's problem: 400, never 500
+                message = str(exc) if isinstance(exc, InvalidImageError) else f"cannot be read as an image ({exc})"
+                if not message.startswith(name):
+                    message = f"{name}: {message}"
+                raise _invalid(f"{message}; the request was refused, no row was read") from None
         return batch
 
     def predict(self, context, model_input, params=None):

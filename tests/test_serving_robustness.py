@@ -138,6 +138,11 @@ def test_zero_by_zero_image_is_refused(server):
     check_refused_then_good(server, {"inputs": {"image": [b64(png_header_only(0, 0))]}})
 
 
+def test_too_small_image_names_its_row(server):
+    message = check_refused_then_good(server, {"inputs": {"image": [GOOD, b64(png(Image.new("L", (1, 1), 0)))]}})
+    assert "row 1: image is 1x1 pixels: too small" in message
+
+
 def test_twenty_megabyte_payload_is_refused(server):
     message = check_refused_then_good(server, {"inputs": {"image": [b64(b"\x89PNG" + bytes(20 * 1024 * 1024))]}})
     assert "larger than" in message
