@@ -90,9 +90,10 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
 
         truths = list(test_list["text"])
         predicted = [text for text, _ in Recognizer(result.model, charset).recognize(x_test)]
+        test_cer = metrics.cer(truths, predicted)
         mlflow.log_metrics({
             "best_val_cer": result.best.val_cer, "best_epoch": result.best_epoch,
-            "test_cer": metrics.cer(truths, predicted), "test_wer": metrics.wer(truths, predicted),
+            "test_cer": test_cer, "test_wer": metrics.wer(truths, predicted),
             "test_word_accuracy": metrics.word_accuracy(truths, predicted),
         })
 
@@ -108,7 +109,7 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         example = images.encode_png_base64(data / test_list["path"].iloc[0])
         info = packaging.log_model(result.model, charset, example)
         mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
-        progress.say(f"split {split} done: test_cer={metrics.cer(truths, predicted):.4f} (run {run.info.run_id})")
+        progress.say(f"split {split} done: test_cer={test_cer:.4f} (run {run.info.run_id})")
 
 
 if __name__ == "__main__":
