@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Mapping
 
 import mlflow
 from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 ENTRY_POINT_TAG = "mlflow.project.entryPoint"
@@ -87,3 +89,17 @@ def mark_orphans_killed(client: MlflowClient, experiment_id: str) -> list[str]:
         client.set_terminated(run.info.run_id, "KILLED")
         killed.append(run.info.run_id)
     return killed
+
+
+def log_input(dataset, context: str, attempts: int = 5) -> None:
+    """mlflow.log_input, retried when two runs log the same dataset at the same moment: the
+    store checks for the dataset, then inserts it, and the slower run hits the unique constraint.
+    Once the other insert is committed, the retry links the existing dataset."""
+    for attempt in range(attempts):
+        try:
+            mlflow.log_input(dataset, context=context)
+            return
+        except MlflowException as exc:
+            if attempt == attempts - 1 or ("UNIQUE" not in str(exc) and "IntegrityError" not in str(exc)):
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -9,7 +9,7 @@ import click
 import mlflow
 
 from hwr import datasets, progress
-from hwr.tracking import log_params_once
+from hwr.tracking import log_input, log_params_once
 from steps._cli import positive, step_run, user_errors
 
 DATA_DIR_TAG = "hwr.data_dir"
@@ -36,9 +36,8 @@ def main(dataset, samples, seed, url, sha256, data_root):
         if data.source_sha256:
             mlflow.set_tag("hwr.source_sha256", data.source_sha256)
         # The images stay in data/; the run records where, and the index's digest, as its input.
-        mlflow.log_input(
-            mlflow.data.from_pandas(data.index, source=str(data.data_dir), name=f"{dataset}-words"), context="download"
-        )
+        log_input(mlflow.data.from_pandas(data.index, source=str(data.data_dir), name=f"{dataset}-words"),
+                  context="download")
         with tempfile.TemporaryDirectory() as tmp:
             index_path = Path(tmp) / "words.csv"
             data.index.to_csv(index_path, index=False)
