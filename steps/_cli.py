@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 
 import click
 
 from hwr.errors import HwrError
 from hwr.runtime import quiet_tensorflow
+from hwr.tracking import ERROR_TAG
 
-quiet_tensorflow()
-
-from hwr.tracking import ERROR_TAG  # noqa: E402
+quiet_tensorflow()  # before any step imports TensorFlow
 
 
 def _record_error(message: str) -> None:
-    import os
-
     import mlflow
 
     # By now `with mlflow.start_run()` has usually ended the run as FAILED; tag it by id.
