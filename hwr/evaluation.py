@@ -51,24 +51,31 @@ def predict_files(model, files: list[str], params: dict | None = None) -> pd.Dat
 
 
 def predict_files_each(model, files: list[str]) -> pd.DataFrame:
-    """Like predict_files, but one unreadable file does not stop the others: a chunk that fails
-    is retried file by file, and each failure is reported in the `error` column."""
+    """Like predict_files, but one unreadable file does not stop the others: in a chunk that fails,
+    each file is checked, the readable ones are read in one call, and each failure is reported in
+    the `error` column."""
     parts = []
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
         try:
             part = predict_files(model, chunk)
             part["error"] = ""
-        except MlflowException:  # some file in the chunk is bad: find out which, keep the rest
-            rows = []
+        except MlflowException:  # some file in the chunk is bad: find out which, read the rest in one call
+            errors = {}
             for file in chunk:
                 try:
                     load_file(file)  # the checks the model applies, with the file's own name
                 except InvalidImageError as exc:
-                    rows.append({"text": "", "confidence": float("nan"), "error": str(exc)})
-                    continue
-                row = predict_files(model, [file]).iloc[0]
-                rows.append({"text": row["text"], "confidence": row["confidence"], "error": ""})
+                    errors[file] = str(exc)
+            good = [f for f in chunk if f not in errors]
+            read = predict_files(model, good).itertuples() if good else iter(())
+            rows = []
+            for file in chunk:  # results of the good files come back in their order
+                if file in errors:
+                    rows.append({"text": "", "confidence": float("nan"), "error": errors[file]})
+                else:
+                    result = next(read)
+                    rows.append({"text": result.text, "confidence": result.confidence, "error": ""})
             part = pd.DataFrame(rows)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
