@@ -53,7 +53,8 @@ def _worker(mode: str, data_root: str, samples: int, batch_size: int) -> dict:
     if mode == "ours":
         x_train = training.load_images(data.data_dir, train_list)
         x_val = training.load_images(data.data_dir, val_list)
-        training.train(x_train, texts, x_val, list(val_list["text"]), charset, epochs=1, batch_size=batch_size)
+        training.train(x_train, texts, x_val, list(val_list["text"]), charset,
+                       training.Recipe(epochs=1, batch_size=batch_size))
     else:
         model = build_crnn(images.IMAGE_HEIGHT, images.IMAGE_WIDTH, charset.num_classes)
         model.compile(optimizer="adam", loss=keras.losses.CTC(), jit_compile=False)

@@ -1,38 +1,97 @@
-"""The CRNN: convolution blocks read the image, a BiLSTM reads the columns left to right.
+"""The recognizers: convolution blocks read the image, BiLSTMs read its columns left to right.
 
 Input: (height, width, 1) ink values 0..255 (see hwr.images). Output: per-column logits over
-the blank plus every character; one column of the final feature map is one CTC frame.
+the blank plus every character; one column of the final feature map is one CTC frame. Every
+variant keeps the width down to width // 4, so all of them emit the same number of frames.
+
+Keras is imported inside the builders, so steps can read MODELS before TensorFlow starts.
+Layers have fixed names, so the weights of one model can seed another (hwr.transfer).
 """
 
 from __future__ import annotations
 
-import keras
-from keras import layers
-
 DOWNSAMPLE = 4  # horizontal pooling: frames = width // 4
-CONV_BLOCKS = ((32, (2, 2)), (64, (2, 2)), (128, (2, 1)))  # (filters, pool); the last keeps the width
+
+# (filters, pool): pool None keeps the size; the width is only halved twice.
+VARIANTS = {
+    # The quick-start model: small enough for 3 parallel trainings in the 15-minute quick start.
+    "compact": {"blocks": ((32, (2, 2)), (64, (2, 2)), (128, (2, 1))), "rnn": (96, 96)},
+    # The stronger CRNN for real handwriting: six conv layers, wider recurrent layers.
+    "crnn": {
+        "blocks": ((32, (2, 2)), (64, (2, 2)), (96, None), (96, (2, 1)), (128, None), (128, (2, 1))),
+        "rnn": (128, 128),
+    },
+}
+KERAS_EXAMPLE = "keras_example"  # the public Keras handwriting example, as written, for comparison
+MODELS = (*VARIANTS, KERAS_EXAMPLE)
 
 
 def frames_for_width(width: int) -> int:
     return width // DOWNSAMPLE
 
 
-def build_crnn(height: int, width: int, num_classes: int, seed: int = 0, rnn_units: int = 96) -> keras.Model:
+def build_model(name: str, height: int, width: int, num_classes: int, seed: int = 0):
+    if name == KERAS_EXAMPLE:
+        return build_keras_example(height, width, num_classes, seed)
+    if name not in VARIANTS:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    spec = VARIANTS[name]
+    return build_crnn(height, width, num_classes, seed, blocks=spec["blocks"], rnn=spec["rnn"], name=name)
+
+
+def build_crnn(height: int, width: int, num_classes: int, seed: int = 0, blocks=VARIANTS["compact"]["blocks"],
+               rnn=VARIANTS["compact"]["rnn"], name: str = "compact"):
+    import keras
+    from keras import layers
+
     keras.utils.set_random_seed(seed)
     image = keras.Input(shape=(height, width, 1), name="image")
-    x = layers.Rescaling(1.0 / 255)(image)
-    for filters, pool in CONV_BLOCKS:
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        x = layers.MaxPooling2D(pool)(x)
+    x = layers.Rescaling(1.0 / 255, name="scale")(image)
+    for i, (filters, pool) in enumerate(blocks):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
+                          name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+        if pool:
+            x = layers.MaxPooling2D(pool, name=f"pool{i}")(x)
+    x = _columns_to_frames(x)
+    x = layers.Dropout(0.2, name="drop_in")(x)
+    for i, units in enumerate(rnn):
+        x = layers.Bidirectional(layers.LSTM(units, return_sequences=True, dropout=0.1), name=f"rnn{i}")(x)
+    x = layers.Dropout(0.2, name="drop_out")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(image, logits, name=name)
+
+
+def build_keras_example(height: int, width: int, num_classes: int, seed: int = 0):
+    """The model of keras.io/examples/vision/handwriting_recognition, on our (height, width) input.
+
+    Two conv blocks of 32 and 64 filters with 2x2 pooling, a 64-unit dense layer, BiLSTMs of 128
+    and 64 units with dropout 0.25. It outputs logits (the example's softmax moves into the loss).
+    """
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    image = keras.Input(shape=(height, width, 1), name="image")
+    x = layers.Rescaling(1.0 / 255, name="scale")(image)
+    for i, filters in enumerate((32, 64)):
+        x = layers.Conv2D(filters, 3, activation="relu", kernel_initializer="he_normal", padding="same",
+                          name=f"conv{i}")(x)
+        x = layers.MaxPooling2D((2, 2), name=f"pool{i}")(x)
+    x = _columns_to_frames(x)
+    x = layers.Dense(64, activation="relu", name="dense1")(x)
+    x = layers.Dropout(0.2, name="drop_in")(x)
+    x = layers.Bidirectional(layers.LSTM(128, return_sequences=True, dropout=0.25), name="rnn0")(x)
+    x = layers.Bidirectional(layers.LSTM(64, return_sequences=True, dropout=0.25), name="rnn1")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(image, logits, name=KERAS_EXAMPLE)
+
+
+def _columns_to_frames(x):
+    from keras import layers
+
     # (h, w, c) -> (w, h * c): one time step per image column.
     _, h, w, c = x.shape
-    x = layers.Permute((2, 1, 3))(x)
-    x = layers.Reshape((w, h * c))(x)
-    x = layers.Dropout(0.2)(x)
-    x = layers.Bidirectional(layers.LSTM(rnn_units, return_sequences=True))(x)
-    x = layers.Bidirectional(layers.LSTM(rnn_units, return_sequences=True))(x)
-    x = layers.Dropout(0.2)(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(image, logits, name="crnn")
+    x = layers.Permute((2, 1, 3), name="columns")(x)
+    return layers.Reshape((w, h * c), name="frames")(x)

@@ -2,6 +2,10 @@
 
 Every split is tested on the same held-out test list, so the children of one pipeline run (and
 the registered versions built from it) are compared on the same evaluation data.
+
+Splitting `by` form or writer keeps each group whole: no form (page) or writer has words on both
+sides, so the test figures say how the model reads handwriting it has never seen. IAM's word ids
+carry their form; writers come from a separate form -> writer table (forms_writers.tsv).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pandas as pd
 from hwr.errors import DataError
 
 COLUMNS = ["path", "text"]
+SPLIT_BY = ("random", "form", "writer")
 
 
 @dataclass
@@ -23,25 +28,80 @@ class Splits:
     folds: list[tuple[pd.DataFrame, pd.DataFrame]]  # (train, val) per split
 
 
-def make_splits(index: pd.DataFrame, k: int, seed: int, test_fraction: float = 0.1, val_fraction: float = 0.1) -> Splits:
+def make_splits(index: pd.DataFrame, k: int, seed: int, test_fraction: float = 0.1, val_fraction: float = 0.1,
+                by: str = "random", writers: dict[str, str] | None = None) -> Splits:
     if k < 1:
         raise ValueError(f"splits must be at least 1, got {k}")
+    if not 0 < test_fraction < 1 or not 0 < val_fraction < 1 or test_fraction + val_fraction >= 1:
+        raise DataError(f"test ({test_fraction}) and validation ({val_fraction}) fractions must be in (0, 1) "
+                        f"and leave words for training")
+    groups = _groups(index, by, writers)
     n = len(index)
-    n_test = max(1, round(n * test_fraction))
-    n_val = max(1, round(n * val_fraction))
-    if n - n_test - n_val < 1:
-        raise DataError(f"{n} words are too few for a train, a validation and a test set")
     rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    test = index.iloc[order[:n_test]][COLUMNS].reset_index(drop=True)
-    rest = index.iloc[order[n_test:]][COLUMNS].reset_index(drop=True)
+    test_rows, rest_rows = _take_groups(groups, rng, test_fraction * n)
+    if len(rest_rows) == 0:
+        raise DataError(f"{n} words in {groups.nunique()} {by} groups are too few for a train, a validation "
+                        f"and a test set")
+    test = index.iloc[test_rows][COLUMNS].reset_index(drop=True)
+    rest_index = index.iloc[rest_rows].reset_index(drop=True)
+    rest_groups = groups.iloc[rest_rows].reset_index(drop=True)
+    rest = rest_index[COLUMNS]
     folds = []
     for split in range(k):
-        perm = np.random.default_rng([seed, split]).permutation(len(rest))
-        val = rest.iloc[perm[:n_val]].reset_index(drop=True)
-        train = rest.iloc[perm[n_val:]].reset_index(drop=True)
-        folds.append((train, val))
+        val_rows, train_rows = _take_groups(rest_groups, np.random.default_rng([seed, split]), val_fraction * n)
+        if len(train_rows) == 0:
+            raise DataError(f"{n} words in {groups.nunique()} {by} groups are too few for a train, a validation "
+                            f"and a test set")
+        folds.append((rest.iloc[train_rows].reset_index(drop=True), rest.iloc[val_rows].reset_index(drop=True)))
     return Splits(test, folds)
+
+
+def _groups(index: pd.DataFrame, by: str, writers: dict[str, str] | None) -> pd.Series:
+    """One group label per word: the row itself, its form, or its form's writer."""
+    if by == "random":
+        return pd.Series(np.arange(len(index)).astype(str))
+    if by == "form":
+        return index["form"].reset_index(drop=True)
+    if by == "writer":
+        if not writers:
+            raise DataError("split_by=writer needs a form -> writer table (writers file)")
+        missing = sorted(set(index["form"]) - set(writers))
+        if missing:
+            raise DataError(f"the writers file has no writer for {len(missing)} forms, e.g. {', '.join(missing[:3])}")
+        return index["form"].map(writers).reset_index(drop=True)
+    raise ValueError(f"unknown split_by {by!r}: choose one of {', '.join(SPLIT_BY)}")
+
+
+def _take_groups(groups: pd.Series, rng: np.random.Generator, words: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of whole, randomly chosen groups adding up to about `words` (at least 1); and the rest.
+
+    A group that would overshoot the target by more than 15 % is passed over, so one prolific
+    writer cannot swell the test set far beyond its share.
+    """
+    target = max(1, round(words))
+    names = groups.unique()
+    sizes = groups.value_counts()
+    taken, count = set(), 0
+    for name in names[rng.permutation(len(names))]:
+        if count >= target:
+            break
+        if count + sizes[name] <= max(target * 1.15, 1):
+            taken.add(name)
+            count += int(sizes[name])
+    if not taken:  # every group is larger than the target: take the smallest
+        taken.add(sizes.idxmin())
+    chosen = groups.isin(taken).to_numpy()
+    return np.flatnonzero(chosen), np.flatnonzero(~chosen)
+
+
+def read_writers(path: Path) -> dict[str, str]:
+    """A form -> writer table: tab-separated, with a `form` and a `writer` column (IAM's forms_writers.tsv)."""
+    if not path.is_file():
+        raise DataError(f"writers file {path} does not exist")
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if not {"form", "writer"} <= set(table.columns):
+        raise DataError(f"{path}: expected tab-separated columns form and writer, found {list(table.columns)}")
+    return dict(zip(table["form"], table["writer"]))
 
 
 def write_splits(splits: Splits, folder: Path) -> None:

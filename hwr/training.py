@@ -1,7 +1,10 @@
-"""Training one split: cached preprocessed images, CTC loss, per-epoch CER/WER, best weights kept."""
+"""Training one split: cached preprocessed images, augmentation in tf.data, a learning-rate
+schedule over the epoch and time budget, per-epoch CER/WER, early stopping, best weights kept."""
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -11,7 +14,7 @@ import pandas as pd
 
 from hwr import images, metrics
 from hwr.charset import Charset, ctc_min_frames
-from hwr.model import build_crnn
+from hwr.model import KERAS_EXAMPLE, build_model
 
 
 def load_images(data_dir: Path, frame: pd.DataFrame) -> np.ndarray:
@@ -29,12 +32,36 @@ def trainable(frame: pd.DataFrame, charset: Charset, frames: int) -> pd.DataFram
 
 
 @dataclass
+class Recipe:
+    """How one model is trained. keras_example always trains as the public example does."""
+
+    model: str = "compact"
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    augment: bool = False
+    schedule: str = "constant"  # constant | cosine (warm-up, then cosine decay over the budget)
+    patience: int = 0  # stop after this many epochs without a better val_cer; 0 = never
+    max_minutes: float = 0.0  # stop once this much training time has passed; 0 = no limit
+    seed: int = 0
+
+    SCHEDULES = ("constant", "cosine")
+
+    def effective(self) -> "Recipe":
+        if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation
+            return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3})
+        return self
+
+
+@dataclass
 class EpochResult:
     epoch: int
     train_loss: float
     val_loss: float
     val_cer: float
     val_wer: float
+    learning_rate: float
+    minutes: float
 
 
 @dataclass
@@ -42,39 +69,72 @@ class TrainResult:
     model: object
     history: list[EpochResult] = field(default_factory=list)
     best_epoch: int = 0
+    stopped_because: str = "epochs"
 
     @property
     def best(self) -> EpochResult:
         return self.history[self.best_epoch - 1]
 
 
-def _callback(recognizer, x_val, y_val, val_texts, on_epoch: Callable[[EpochResult], None], result: TrainResult):
+def _schedule_callback(recipe: Recipe, steps_per_epoch: int, started: float, result: TrainResult):
+    """Sets the learning rate before every batch; ends training when the time budget is spent."""
+    import keras
+
+    total_steps = recipe.epochs * steps_per_epoch
+    budget = recipe.max_minutes * 60
+
+    class Schedule(keras.callbacks.Callback):
+        step = 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            elapsed = time.monotonic() - started
+            if budget and elapsed >= budget:
+                result.stopped_because = "time budget"
+                self.model.stop_training = True
+            # Progress through the budget, whichever of epochs and minutes runs out first.
+            progress = max(self.step / total_steps, elapsed / budget if budget else 0.0)
+            self.step += 1
+            if recipe.schedule == "cosine":
+                warmup = 0.03
+                factor = progress / warmup if progress < warmup else (
+                    0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup)))))
+                self.model.optimizer.learning_rate.assign(recipe.learning_rate * max(factor, 0.01))
+
+    return Schedule()
+
+
+def _evaluator(recognizer, x_val, y_val, val_texts, recipe: Recipe, started: float,
+               on_epoch: Callable[[EpochResult], None], result: TrainResult):
     import keras
 
     ctc = keras.losses.CTC()
 
     class EpochEvaluator(keras.callbacks.Callback):
-        """Validation on decoded strings after each epoch; remembers the best weights by CER."""
+        """Validation on decoded strings after each epoch; keeps the best weights by CER, stops early."""
 
         best_cer = float("inf")
         best_weights = None
 
         def on_epoch_end(self, epoch, logs=None):
             logits = recognizer.logits(x_val)
-            val_loss = float(np.mean(ctc(y_val, logits)))
             predicted = [text for text, _ in recognizer.recognize_logits(logits)]
             entry = EpochResult(
                 epoch=epoch + 1,
                 train_loss=float(logs["loss"]),
-                val_loss=val_loss,
+                val_loss=float(np.mean(ctc(y_val, logits))),
                 val_cer=metrics.cer(val_texts, predicted),
                 val_wer=metrics.wer(val_texts, predicted),
+                learning_rate=float(self.model.optimizer.learning_rate.numpy()),
+                minutes=(time.monotonic() - started) / 60,
             )
             result.history.append(entry)
             if entry.val_cer < self.best_cer:
                 self.best_cer = entry.val_cer
                 self.best_weights = self.model.get_weights()
                 result.best_epoch = entry.epoch
+            elif recipe.patience and entry.epoch - result.best_epoch >= recipe.patience:
+                result.stopped_because = f"no better val_cer for {recipe.patience} epochs"
+                self.model.stop_training = True
             on_epoch(entry)
 
         def on_train_end(self, logs=None):
@@ -84,41 +144,52 @@ def _callback(recognizer, x_val, y_val, val_texts, on_epoch: Callable[[EpochResu
     return EpochEvaluator()
 
 
+def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int):
+    """Shuffled batches from the in-memory cache; augmentation runs in tf.data's threads, ahead of the model."""
+    import tensorflow as tf
+
+    from hwr.augment import augment_batch
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size).map(lambda xb, yb: (tf.cast(xb, tf.float32)[..., None], yb),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
+    if augment:
+        data = data.map(lambda xb, yb: (augment_batch(xb), yb), num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
 def train(
     x_train: np.ndarray,
     train_texts: list[str],
     x_val: np.ndarray,
     val_texts: list[str],
     charset: Charset,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
+    recipe: Recipe,
+    init: Callable[[object], None] | None = None,
     on_epoch: Callable[[EpochResult], None] = lambda e: None,
 ) -> TrainResult:
+    """`init`, if given, is called with the freshly built model (to copy pre-trained weights in)."""
     import keras
 
     from hwr.inference import Recognizer
 
+    recipe = recipe.effective()
     height, width = x_train.shape[1:]
-    model = build_crnn(height, width, charset.num_classes, seed=seed)
+    model = build_model(recipe.model, height, width, charset.num_classes, seed=recipe.seed)
+    if init is not None:
+        init(model)
     max_len = max(len(t) for t in list(train_texts) + list(val_texts))
     y_train = charset.encode_batch(train_texts, max_len)
     y_val = charset.encode_batch(val_texts, max_len)
     # XLA ("auto" turns it on) makes CPU training slower here: measured, see the design notes.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.CTC(), jit_compile=False)
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=keras.losses.CTC(), jit_compile=False)
     result = TrainResult(model)
-    recognizer = Recognizer(model, charset)
-    callback = _callback(recognizer, x_val, y_val, val_texts, on_epoch, result)
-    model.fit(
-        x_train[..., None].astype(np.float32),
-        y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        verbose=2,
-        callbacks=[callback],
-    )
+    started = time.monotonic()
+    steps = math.ceil(len(x_train) / recipe.batch_size)
+    callbacks = [
+        _schedule_callback(recipe, steps, started, result),
+        _evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result),
+    ]
+    model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed),
+              epochs=recipe.epochs, verbose=2, callbacks=callbacks)
     return result
-
-

@@ -18,7 +18,10 @@ from mlflow.tracking import MlflowClient
 
 from hwr import datasets, progress
 from hwr.executors import EXECUTORS, check_scheduler, open_executor, train_split, use_this_python
+from hwr.model import MODELS
 from hwr.progress import SCRIPT_LOG_ENV
+from hwr.splits import SPLIT_BY
+from hwr.training import Recipe
 from hwr.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
 from steps._cli import positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
@@ -56,13 +59,17 @@ class Pipeline:
 
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
-                 sha256, data_root, learning_rate, model_name, executor, scheduler) -> list[str]:
-    """Returns the failures, one line per failed split (empty when all went well)."""
+                 sha256, data_root, learning_rate, model_name, executor, scheduler, split_by, writers, test_fraction,
+                 **recipe) -> list[str]:
+    """`recipe`: the train step's model, augment, schedule, patience, max_minutes and init_model.
+
+    Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
                                           "sha256": sha256, "data_root": data_root})
     data_dir = download.data.tags[DATA_DIR_TAG]
     prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv", "splits": splits,
-                                        "seed": seed})
+                                        "seed": seed, "split_by": split_by, "writers": writers,
+                                        "test_fraction": test_fraction})
     splits_uri = f"runs:/{prepare.info.run_id}"
     # Reused step runs keep their first parent; record on this parent which ones it used.
     mlflow.set_tags({"hwr.download_run": download.info.run_id, "hwr.prepare_run": prepare.info.run_id,
@@ -77,7 +84,9 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
         futures = {}
         for k in range(splits):
             params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": k, "epochs": epochs,
-                      "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed + k, "threads": threads}
+                      "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed + k, "threads": threads,
+                      **{name: str(value).lower() if isinstance(value, bool) else value
+                         for name, value in recipe.items()}}
             futures[pool.submit(train_split, mlflow.get_tracking_uri(), PROJECT_DIR, pipeline.experiment_id,
                                 pipeline.parent_id, k, params)] = k
             progress.say(f"split {k}: training submitted to {executor}")
@@ -114,6 +123,16 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--executor", type=click.Choice(EXECUTORS), default="threads", show_default=True,
               help="Where split trainings run: threads here, or a Dask cluster.")
 @click.option("--scheduler", default="none", show_default=True, help="The Dask scheduler (executor=dask): tcp://HOST:PORT.")
+@click.option("--split-by", type=click.Choice(SPLIT_BY), default="random", show_default=True)
+@click.option("--writers", default="none", show_default=True, help="Form -> writer table, for --split-by writer.")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True)
+@click.option("--model", type=click.Choice(MODELS), default="compact", show_default=True)
+@click.option("--augment", type=click.BOOL, default=False, show_default=True)
+@click.option("--schedule", type=click.Choice(Recipe.SCHEDULES), default="constant", show_default=True)
+@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True)
+@click.option("--init-model", default="none", show_default=True)
 @user_errors
 def main(**options):
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened

@@ -11,6 +11,8 @@ import mlflow
 
 from hwr import progress
 from hwr.errors import DataError
+from hwr.model import MODELS
+from hwr.training import Recipe
 from hwr.registry import MODEL_URI_TAG
 from hwr.tracking import log_params_once
 from steps._cli import positive, step_run, user_errors
@@ -38,6 +40,23 @@ def fetch_split(splits_uri: str, split: int, dest: Path):
             read_list(root / "splits" / "test.csv"))
 
 
+def initializer(init_model: str, charset):
+    """A function that copies init_model's weights into the new model, or None to start from scratch."""
+    if init_model == "none":
+        return None
+    from hwr import transfer
+
+    source, source_charset = transfer.load_logged_model(init_model)
+
+    def init(model):
+        counts = transfer.copy_weights(source, source_charset, model, charset)
+        mlflow.log_metrics({"init_layers_copied": counts["layers"], "init_shared_chars": counts["shared_chars"]})
+        progress.say(f"init_model {init_model}: {counts['layers']} layers and {counts['shared_chars']} of "
+                     f"{len(charset.chars)} characters copied")
+
+    return init
+
+
 @click.command()
 @click.option("--splits-uri", required=True, help="The prepare run's artifacts: runs:/<prepare run id>.")
 @click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False),
@@ -48,8 +67,20 @@ def fetch_split(splits_uri: str, split: int, dest: Path):
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for TensorFlow; 0 = all.")
+@click.option("--model", "model_name", type=click.Choice(MODELS), default="compact", show_default=True,
+              help="compact (quick start), crnn (stronger, for real handwriting), keras_example (the public recipe).")
+@click.option("--augment", type=click.BOOL, default=False, show_default=True,
+              help="Random slant, rotation, scale, elastic distortion, stroke width, contrast and noise.")
+@click.option("--schedule", type=click.Choice(Recipe.SCHEDULES), default="constant", show_default=True)
+@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after this many epochs without a better val_cer; 0 = never.")
+@click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Training time budget in minutes; 0 = no limit.")
+@click.option("--init-model", default="none", show_default=True,
+              help="Start from this hwr model's weights (models:/NAME@ALIAS, runs:/ID/model); none = from scratch.")
 @user_errors
-def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads):
+def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
+         schedule, patience, max_minutes, init_model):
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
@@ -59,8 +90,13 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
 
     with step_run() as run, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        recipe = Recipe(model=model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                        augment=augment, schedule=schedule, patience=patience, max_minutes=max_minutes,
+                        seed=seed).effective()
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
-                  "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed, "threads": threads}
+                  "batch_size": batch_size, "learning_rate": recipe.learning_rate, "seed": seed, "threads": threads,
+                  "model": model_name, "augment": recipe.augment, "schedule": recipe.schedule,
+                  "patience": patience, "max_minutes": max_minutes, "init_model": init_model}
         log_params_once(params)
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
@@ -80,13 +116,15 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
 
         def report(epoch):
             mlflow.log_metrics({"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
-                                "val_cer": epoch.val_cer, "val_wer": epoch.val_wer}, step=epoch.epoch)
+                                "val_cer": epoch.val_cer, "val_wer": epoch.val_wer,
+                                "learning_rate": epoch.learning_rate, "train_minutes": epoch.minutes},
+                               step=epoch.epoch)
             progress.say(f"epoch {epoch.epoch} of {epochs} complete for split {split}: "
-                         f"val_cer={epoch.val_cer:.4f} val_loss={epoch.val_loss:.3f}")
+                         f"val_cer={epoch.val_cer:.4f} val_loss={epoch.val_loss:.3f} ({epoch.minutes:.1f} min)")
 
-        result = training.train(x_train, list(train_ok["text"]), x_val, list(val_ok["text"]), charset,
-                                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                                on_epoch=report)
+        result = training.train(x_train, list(train_ok["text"]), x_val, list(val_ok["text"]), charset, recipe,
+                                init=initializer(init_model, charset), on_epoch=report)
+        mlflow.set_tag("hwr.stopped_because", result.stopped_because)
 
         truths = list(test_list["text"])
         predicted = [text for text, _ in Recognizer(result.model, charset).recognize(x_test)]

@@ -56,3 +56,60 @@ def test_written_lists_read_back_with_tricky_labels(tmp_path):
 def test_missing_list_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         splits.read_list(tmp_path / "nope.csv")
+
+
+def grouped_index():
+    """12 forms of uneven size; forms map to 6 writers, one of them prolific."""
+    rows = []
+    for f in range(12):
+        size = 120 if f == 0 else 10 + 3 * f
+        rows += [{"form": f"a{f:02d}-000", "path": f"w/{f}-{i}.png", "text": f"w{f}{i}"} for i in range(size)]
+    return pd.DataFrame(rows)
+
+
+WRITERS = {f"a{f:02d}-000": f"writer{f % 6}" for f in range(12)}
+
+
+def groups_of(frame, writers=None):
+    forms = {p.split("/")[1].split("-")[0] for p in frame.path}
+    forms = {f"a{int(f):02d}-000" for f in forms}
+    return {writers[f] for f in forms} if writers else forms
+
+
+@pytest.mark.parametrize("by, writers", [("form", None), ("writer", WRITERS)])
+def test_grouped_splits_keep_every_group_on_one_side(by, writers):
+    made = splits.make_splits(grouped_index(), k=3, seed=4, test_fraction=0.2, by=by, writers=writers)
+    test = groups_of(made.test, writers)
+    for train, val in made.folds:
+        assert not test & groups_of(train, writers)
+        assert not test & groups_of(val, writers)
+        assert not groups_of(train, writers) & groups_of(val, writers)
+        assert len(train) + len(val) + len(made.test) == len(grouped_index())
+
+
+def test_grouped_test_set_stays_near_its_share_despite_a_prolific_group():
+    index = grouped_index()
+    for seed in range(20):
+        made = splits.make_splits(index, k=1, seed=seed, test_fraction=0.2, by="form")
+        assert 0.2 * 0.85 * len(index) <= len(made.test) <= 0.2 * 1.15 * len(index)
+        assert "a00-000" not in groups_of(made.test)  # the prolific form (28 % of all words) would overshoot
+
+
+def test_writer_split_needs_a_writer_for_every_form():
+    with pytest.raises(DataError, match="no writer for 1 forms"):
+        splits.make_splits(grouped_index(), k=1, seed=0, by="writer",
+                           writers={k: v for k, v in WRITERS.items() if k != "a03-000"})
+    with pytest.raises(DataError, match="needs a form -> writer table"):
+        splits.make_splits(grouped_index(), k=1, seed=0, by="writer")
+
+
+def test_writers_file_is_read_and_checked(tmp_path):
+    good = tmp_path / "forms_writers.tsv"
+    good.write_text("form\twriter\na01-000u\t000\na01-003\t002\n")
+    assert splits.read_writers(good) == {"a01-000u": "000", "a01-003": "002"}
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("form,writer\na01-000u,000\n")
+    with pytest.raises(DataError, match="expected tab-separated columns"):
+        splits.read_writers(bad)
+    with pytest.raises(DataError, match="does not exist"):
+        splits.read_writers(tmp_path / "nope.tsv")

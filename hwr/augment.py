@@ -1,0 +1,103 @@
+"""On-the-fly augmentation of word images: each epoch sees every word written a little differently.
+
+Works on a batch of (B, H, W, 1) float32 ink images (0 = paper, 255 = ink, word at the left, as
+hwr.images makes them) inside the tf.data pipeline, so it runs in tf.data's threads while the
+model trains on the previous batch. One resampling pass applies the whole geometric change
+(affine + elastic); then stroke width (dilation / erosion), contrast and noise.
+
+The geometry never pushes ink off the right edge: a word that fills the width is only ever
+shrunk, so the label still matches the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    rotate_deg: float = 2.0  # rotation about the left middle, +-
+    shear: float = 0.35  # horizontal shear (slant), +- fraction of the height
+    scale_x: tuple[float, float] = (0.75, 1.05)
+    scale_y: tuple[float, float] = (0.8, 1.05)
+    shift_y: float = 2.0  # pixels, +-
+    elastic_px: float = 1.2  # amplitude of the smooth random displacement
+    stroke_p: float = 0.3  # chance of a thicker or a thinner stroke
+    contrast: tuple[float, float] = (0.55, 1.15)  # ink gain
+    noise: float = 8.0  # largest gaussian noise sigma, in gray levels
+
+
+def augment_batch(images, augmentation: Augmentation = Augmentation(), seed=None):
+    """A randomly transformed copy of a (B, H, W, 1) float32 ink batch."""
+    import tensorflow as tf
+
+    a = augmentation
+    images = tf.convert_to_tensor(images, tf.float32)
+    shape = tf.shape(images)
+    b, h, w = shape[0], shape[1], shape[2]
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+
+    def uniform(lo, hi, extra=()):
+        return tf.random.uniform(tf.concat([[b], tf.constant(extra, tf.int32)], 0), lo, hi)
+
+    # Output pixel (x, y) reads source pixel (xs, ys): the inverse of the forward transform.
+    ys, xs = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")  # (H, W)
+    xs, ys = xs[None], ys[None]
+    angle = uniform(-a.rotate_deg, a.rotate_deg) * (3.14159265 / 180.0)
+    shear = uniform(-a.shear, a.shear)
+    # How far right the ink reaches, so the word can always be kept inside the image.
+    columns = tf.reduce_max(images[..., 0], axis=1) > 32.0  # (B, W)
+    right = tf.cast(w - tf.argmax(tf.reverse(tf.cast(columns, tf.int32), [1]), axis=1, output_type=tf.int32), tf.float32)
+    room = tf.maximum(wf - 2.0 - tf.abs(shear) * hf / 2 - tf.abs(tf.sin(angle)) * hf, wf / 2) / tf.maximum(right, 1.0)
+    sx = tf.minimum(uniform(*a.scale_x), room)
+    sy = uniform(*a.scale_y)
+    ty = uniform(-a.shift_y, a.shift_y)
+    cy = hf / 2
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    per = lambda v: v[:, None, None]  # noqa: E731 - broadcast one value per image over (H, W)
+    # Undo, in reverse order: shift, rotation about (0, cy), shear about cy, scale about (0, cy).
+    x1, y1 = xs, ys - cy - per(ty)
+    x2 = per(cos) * x1 + per(sin) * y1
+    y2 = -per(sin) * x1 + per(cos) * y1
+    x3 = x2 - per(shear) * y2
+    src_x = x3 / per(sx)
+    src_y = y2 / per(sy) + cy
+    if a.elastic_px > 0:
+        coarse = tf.random.normal(tf.stack([b, 3, 9, 2])) * a.elastic_px
+        field = tf.image.resize(coarse, tf.stack([h, w]), method="bicubic")
+        src_x += field[..., 0]
+        src_y += field[..., 1]
+    out = _bilinear(images[..., 0], src_x, src_y)[..., None]
+
+    # Stroke width: a 2x2 max (thicker) or min (thinner) filter on some images.
+    thick = tf.nn.max_pool2d(out, 2, 1, "SAME")
+    thin = -tf.nn.max_pool2d(-out, 2, 1, "SAME")
+    roll = uniform(0.0, 1.0)
+    out = tf.where(per(roll < a.stroke_p / 2)[..., None], thick, out)
+    out = tf.where(per((roll >= a.stroke_p / 2) & (roll < a.stroke_p))[..., None], thin, out)
+
+    out = out * per(uniform(*a.contrast))[..., None]
+    out += tf.random.normal(tf.shape(out)) * per(uniform(0.0, a.noise))[..., None]
+    return tf.clip_by_value(out, 0.0, 255.0)
+
+
+def _bilinear(images, x, y):
+    """Sample (B, H, W) images at float source coordinates (B, H, W); outside the image is paper (0)."""
+    import tensorflow as tf
+
+    shape = tf.shape(images)
+    b, h, w = shape[0], shape[1], shape[2]
+    x0, y0 = tf.floor(x), tf.floor(y)
+    fx, fy = x - x0, y - y0
+    flat = tf.reshape(images, [-1])
+    base = tf.reshape(tf.range(b) * h * w, [-1, 1, 1])
+
+    def pick(xi, yi):
+        inside = (xi >= 0) & (xi < tf.cast(w, tf.float32)) & (yi >= 0) & (yi < tf.cast(h, tf.float32))
+        xc = tf.clip_by_value(tf.cast(xi, tf.int32), 0, w - 1)
+        yc = tf.clip_by_value(tf.cast(yi, tf.int32), 0, h - 1)
+        return tf.where(inside, tf.gather(flat, base + yc * w + xc), 0.0)
+
+    top = pick(x0, y0) * (1 - fx) + pick(x0 + 1, y0) * fx
+    bottom = pick(x0, y0 + 1) * (1 - fx) + pick(x0 + 1, y0 + 1) * fx
+    return top * (1 - fy) + bottom * fy

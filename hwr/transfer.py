@@ -1,0 +1,67 @@
+"""Starting a training from an earlier model (`init_model`), e.g. one pre-trained on the synthetic set.
+
+The earlier model may have been trained on another alphabet: every layer is copied by name,
+and the output layer row by row for the characters both alphabets share; characters new to
+this training keep their fresh initial weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hwr.charset import Charset
+from hwr.errors import DataError
+
+OUTPUT_LAYER = "logits"
+
+
+def load_logged_model(model_uri: str):
+    """(keras model, charset) of an hwr model logged to MLflow (models:/…, runs:/…/model, or a local folder)."""
+    import keras
+    import mlflow
+
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    except Exception as exc:  # MLflow raises several types for a missing model
+        raise DataError(f"cannot fetch init_model {model_uri}: {exc}") from None
+    keras_files = list(local.rglob("*.keras"))
+    charsets = list(local.rglob("charset.json"))
+    if not keras_files or not charsets:
+        raise DataError(f"init_model {model_uri} is not an hwr model (no .keras file and charset.json in it)")
+    return keras.saving.load_model(keras_files[0], compile=False), Charset.load(charsets[0])
+
+
+def copy_weights(source, source_charset: Charset, target, target_charset: Charset) -> dict[str, int]:
+    """Copy `source`'s weights into `target`; returns counts of copied layers and shared characters."""
+    if source.name != target.name:
+        raise DataError(f"init_model is a {source.name!r} model, this training builds {target.name!r}: "
+                        f"choose the same model, or no init_model")
+    copied = 0
+    for layer in target.layers:
+        if layer.name == OUTPUT_LAYER or not layer.weights:
+            continue
+        try:
+            other = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        if [w.shape for w in other.get_weights()] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(other.get_weights())
+            copied += 1
+    shared = _copy_output_rows(source.get_layer(OUTPUT_LAYER), source_charset,
+                               target.get_layer(OUTPUT_LAYER), target_charset)
+    return {"layers": copied, "shared_chars": shared}
+
+
+def _copy_output_rows(source, source_charset: Charset, target, target_charset: Charset) -> int:
+    (src_kernel, src_bias), (kernel, bias) = source.get_weights(), target.get_weights()
+    if src_kernel.shape[0] != kernel.shape[0]:
+        raise DataError("init_model's output layer does not fit this model")
+    # Column 0 is the CTC blank in both; characters are 1 + their index in the charset.
+    pairs = [(0, 0)] + [(1 + source_charset.chars.index(c), 1 + i)
+                        for i, c in enumerate(target_charset.chars) if c in source_charset.chars]
+    src_cols, cols = np.array(pairs).T
+    kernel[:, cols], bias[cols] = src_kernel[:, src_cols], src_bias[src_cols]
+    target.set_weights([kernel, bias])
+    return len(pairs) - 1

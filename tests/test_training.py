@@ -1,0 +1,107 @@
+"""Model variants, augmentation, init_model weight transfer and the training recipe, on tiny data."""
+
+import numpy as np
+import pytest
+
+from hwr import training, transfer
+from hwr.charset import Charset
+from hwr.errors import DataError
+from hwr.model import MODELS, build_model, frames_for_width
+
+H, W = 32, 128
+
+
+def word_images(n, seed=0):
+    """Ink blobs at the left of the image, as hwr.images lays words out."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, H, W), np.uint8)
+    for i in range(n):
+        x[i, 8:24, 2:rng.integers(20, 120)] = rng.integers(100, 256)
+    return x
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_variant_emits_the_same_frames(name):
+    model = build_model(name, H, W, num_classes=11)
+    assert model.name == name
+    assert model.output_shape == (None, frames_for_width(W), 11)
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(ValueError, match="unknown model 'big'"):
+        build_model("big", H, W, 5)
+
+
+def test_augmentation_changes_images_but_keeps_the_word_inside():
+    from hwr.augment import augment_batch
+
+    x = np.zeros((64, H, W, 1), np.float32)
+    x[:, 6:26, 1:127] = 255.0  # words that fill the whole width: the worst case
+    out = augment_batch(x).numpy()
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 255
+    assert not np.allclose(out, x)
+    # The word is shrunk, never pushed out: the last two columns stay (nearly) paper.
+    assert out[:, :, -2:].mean() < 0.05 * 255
+    # ...and most of its ink is still there.
+    assert (out > 128).sum() > 0.6 * (x > 128).sum()
+    # Two calls differ: each epoch sees new variants.
+    assert not np.allclose(augment_batch(x).numpy(), out)
+
+
+def test_keras_example_always_trains_with_its_own_recipe():
+    recipe = training.Recipe(model="keras_example", augment=True, schedule="cosine", learning_rate=0.01).effective()
+    assert (recipe.augment, recipe.schedule, recipe.learning_rate) == (False, "constant", 1e-3)
+    crnn = training.Recipe(model="crnn", augment=True, schedule="cosine").effective()
+    assert (crnn.augment, crnn.schedule) == (True, "cosine")
+
+
+def tiny_training(recipe, n=64):
+    charset = Charset.from_texts(["abcde"])
+    texts = ["abc", "de", "cab", "ed"] * (n // 4)
+    x = word_images(n)
+    return training.train(x, texts, x[:8], texts[:8], charset, recipe)
+
+
+def test_time_budget_stops_training_and_is_recorded():
+    result = tiny_training(training.Recipe(model="compact", epochs=50, batch_size=16, max_minutes=0.001,
+                                           schedule="cosine", augment=True))
+    assert result.stopped_because == "time budget"
+    assert len(result.history) == 1  # the budget ran out during the first epoch; it is still evaluated
+    assert result.best_epoch == 1
+
+
+def test_patience_stops_when_val_cer_stalls():
+    result = tiny_training(training.Recipe(model="compact", epochs=30, batch_size=32, patience=2,
+                                           learning_rate=0.0))  # frozen weights: val_cer barely moves
+    assert result.stopped_because == "no better val_cer for 2 epochs"
+    assert len(result.history) == result.best_epoch + 2 < 30
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    result = tiny_training(training.Recipe(model="compact", epochs=6, batch_size=16, schedule="cosine",
+                                           learning_rate=0.01), n=64)
+    seen = [e.learning_rate for e in result.history]
+    assert max(seen) < 0.01 and seen[-1] < 0.001  # below the peak at every epoch end, near zero at the end
+    assert all(a > b for a, b in zip(seen, seen[1:]))
+
+
+def test_init_model_copies_layers_and_shared_characters():
+    source_cs, target_cs = Charset(("a", "b", "c")), Charset(("b", "c", "d"))
+    source = build_model("compact", H, W, source_cs.num_classes, seed=1)
+    target = build_model("compact", H, W, target_cs.num_classes, seed=2)
+    counts = transfer.copy_weights(source, source_cs, target, target_cs)
+    assert counts["shared_chars"] == 2
+    assert counts["layers"] == len([layer for layer in target.layers if layer.weights]) - 1
+    np.testing.assert_array_equal(target.get_layer("conv0").get_weights()[0], source.get_layer("conv0").get_weights()[0])
+    src_kernel = source.get_layer("logits").get_weights()[0]
+    kernel = target.get_layer("logits").get_weights()[0]
+    np.testing.assert_array_equal(kernel[:, 0], src_kernel[:, 0])  # blank
+    np.testing.assert_array_equal(kernel[:, 1], src_kernel[:, 2])  # "b"
+    np.testing.assert_array_equal(kernel[:, 2], src_kernel[:, 3])  # "c"
+    assert not np.array_equal(kernel[:, 3], src_kernel[:, 1])  # "d" is new: left as initialised
+
+
+def test_init_model_of_another_architecture_is_refused():
+    cs = Charset(("a",))
+    with pytest.raises(DataError, match="init_model is a 'compact' model, this training builds 'crnn'"):
+        transfer.copy_weights(build_model("compact", H, W, 2), cs, build_model("crnn", H, W, 2), cs)
