@@ -46,19 +46,31 @@ def exclusive(data_dir: Path):
         yield
 
 
-def synthetic(data_root: Path, samples: int, seed: int) -> Dataset:
-    data_dir = (data_root / f"synthetic-n{samples}-seed{seed}").resolve()
+def synthetic_name(samples: int, seed: int, extra_fonts: list[str]) -> str:
+    """The folder name: every input that changes the images is in it, so a stale set is never reused."""
+    name = f"synthetic-v{synth.GENERATOR_VERSION}-n{samples}-seed{seed}"
+    return name + (f"-fonts{synth.fonts_digest(extra_fonts)[:12]}" if extra_fonts else "")
+
+
+def synthetic(data_root: Path, samples: int, seed: int, fonts_dir: str | Path | None = None) -> Dataset:
+    """The synthetic set, drawn with the built-in handwriting fonts plus any usable font in `fonts_dir`."""
+    extra_fonts = synth.fonts_in_dir(fonts_dir) if fonts_dir else []
+    fonts = synth.handwriting_fonts() + extra_fonts
+    data_dir = (data_root / synthetic_name(samples, seed, extra_fonts)).resolve()
+    source = f"synthetic:v={synth.GENERATOR_VERSION},samples={samples},seed={seed}"
+    if fonts_dir:
+        source += f",fonts_dir={Path(fonts_dir).expanduser().resolve()}"
     with exclusive(data_dir):
         if not is_complete(data_dir):
             staging = data_dir.with_name(data_dir.name + ".partial")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
-            synth.generate(staging, samples, seed)
+            synth.generate(staging, samples, seed, fonts)
             shutil.rmtree(data_dir, ignore_errors=True)
             staging.rename(data_dir)
-            _mark_complete(data_dir, f"synthetic samples={samples} seed={seed}")
+            _mark_complete(data_dir, source)
     index, counts = iam.index_words(data_dir)
-    return Dataset(data_dir, index, counts, source=f"synthetic:samples={samples},seed={seed}")
+    return Dataset(data_dir, index, counts, source=source)
 
 
 def iam_words(data_root: Path, url: str, sha256: str = "") -> Dataset:
@@ -75,9 +87,10 @@ def iam_words(data_root: Path, url: str, sha256: str = "") -> Dataset:
     return Dataset(data_dir, index, counts, source=url, source_sha256=digest)
 
 
-def load(dataset: str, data_root: Path, samples: int, seed: int, url: str, sha256: str = "") -> Dataset:
+def load(dataset: str, data_root: Path, samples: int, seed: int, url: str, sha256: str = "",
+         fonts_dir: str | Path | None = None) -> Dataset:
     if dataset == "synthetic":
-        return synthetic(data_root, samples, seed)
+        return synthetic(data_root, samples, seed, fonts_dir)
     if dataset == "iam":
         return iam_words(data_root, url, sha256)
     raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")

@@ -24,13 +24,17 @@ DATA_DIR_TAG = "hwr.data_dir"
               help="IAM words archive: http(s) URL, file:// URL or local path (dataset=iam).")
 @click.option("--sha256", default="none", show_default=True, help="Expected SHA-256 of the archive; none skips the check.")
 @click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True)
+@click.option("--fonts-dir", default="none", show_default=True,
+              help="Folder of extra .ttf/.otf fonts for the synthetic set, added to the built-in handwriting "
+                   "fonts; none = built-in fonts only.")
 @user_errors
-def main(dataset, samples, seed, url, sha256, data_root):
+def main(dataset, samples, seed, url, sha256, data_root, fonts_dir):
     with step_run():
         log_params_once({"dataset": dataset, "samples": samples, "seed": seed, "url": url, "sha256": sha256,
-                         "data_root": data_root})
+                         "data_root": data_root, "fonts_dir": fonts_dir})
         progress.say(f"download: preparing the {dataset} data set under {data_root}")
-        data = datasets.load(dataset, Path(data_root), samples, seed, url, "" if sha256 == "none" else sha256)
+        data = datasets.load(dataset, Path(data_root), samples, seed, url, "" if sha256 == "none" else sha256,
+                             fonts_dir=None if fonts_dir == "none" else fonts_dir)
         mlflow.set_tag(DATA_DIR_TAG, str(data.data_dir))
         mlflow.log_metrics(data.counts)
         if data.source_sha256:
