@@ -1,10 +1,45 @@
-"""CTC decoding of the model's per-frame probabilities into text with a confidence."""
+"""CTC decoding of the model's per-frame probabilities into text with raw scores.
+
+Three decoders, chosen per request:
+- greedy: the best path (most likely class per frame), collapsed;
+- beam: CTC prefix beam search, which sums the probability of every alignment of a text;
+- lexicon: the same search, allowed to grow only prefixes of lexicon words and to return only a
+  whole word.
+Each returns a Decoded per image; hwr.calibration maps its scores to P(text is exactly right).
+"""
 
 from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hwr.charset import BLANK, Charset
+
+if TYPE_CHECKING:
+    from hwr.lexicon import Lexicon
+
+DECODERS = ("greedy", "beam", "lexicon")
+DEFAULT_BEAM_WIDTH = 10
+# A frame's characters below this probability start no new hypothesis: with a trained model this
+# leaves a handful of candidates per frame, which is what keeps the search in the millisecond range.
+MIN_CHAR_PROB = 1e-3
+# Probabilities are floored so that no score is log(0), as the greedy confidence always was.
+PROB_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    log_prob: float  # log P(text | image) as the decoder computed it (-inf: the decoder found nothing)
+    share: float  # the text's share of the probability of every hypothesis the decoder kept
+
+    @property
+    def probability(self) -> float:
+        return math.exp(self.log_prob)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -13,20 +48,127 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def greedy_decode(probs: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
+def greedy_decode(probs: np.ndarray, charset: Charset) -> list[Decoded]:
     """Best path decoding of a (batch, frames, classes) probability array.
 
-    The confidence is the probability of the best path (product of the per-frame maxima): 1.0
-    when every frame is certain, lower as soon as any frame hesitates.
+    log_prob is the log-probability of the best path (sum of the per-frame maxima's logs): 0 when
+    every frame is certain, lower as soon as any frame hesitates. Greedy keeps one hypothesis, so
+    its share is 1.
     """
     best = probs.argmax(axis=-1)  # (batch, frames)
     best_prob = np.take_along_axis(probs, best[..., None], axis=-1)[..., 0]
-    confidence = np.exp(np.log(np.clip(best_prob, 1e-12, 1.0)).sum(axis=-1))
+    log_prob = np.log(np.clip(best_prob, PROB_FLOOR, 1.0)).sum(axis=-1)
     results = []
-    for path, conf in zip(best, confidence):
+    for path, score in zip(best, log_prob):
         # Collapse repeats, then drop blanks.
         keep = np.ones_like(path, dtype=bool)
         keep[1:] = path[1:] != path[:-1]
         ids = path[keep]
-        results.append((charset.decode(ids[ids != BLANK].tolist()), float(conf)))
+        results.append(Decoded(charset.decode(ids[ids != BLANK].tolist()), float(score), 1.0))
     return results
+
+
+def beam_decode(
+    probs: np.ndarray, charset: Charset, beam_width: int = DEFAULT_BEAM_WIDTH, min_char_prob: float = MIN_CHAR_PROB
+) -> list[Decoded]:
+    """CTC prefix beam search over a (batch, frames, classes) probability array.
+
+    log_prob is the summed probability of every alignment of the text that the beam kept: exact
+    when the beam never had to drop a hypothesis (and min_char_prob is 0).
+    """
+    return [_prefix_beam_search(image, charset.chars, beam_width, min_char_prob) for image in _floored(probs)]
+
+
+def lexicon_decode(
+    probs: np.ndarray,
+    charset: Charset,
+    lexicon: Lexicon,
+    beam_width: int = DEFAULT_BEAM_WIDTH,
+    min_char_prob: float = MIN_CHAR_PROB,
+) -> list[Decoded]:
+    """CTC prefix beam search restricted to `lexicon`: returns only lexicon words.
+
+    An image for which no whole word survives in the beam (say 3 frames and only long words)
+    gets the empty text with log_prob -inf and share 0.
+    """
+    return [_prefix_beam_search(image, charset.chars, beam_width, min_char_prob, lexicon) for image in _floored(probs)]
+
+
+def decode(
+    probs: np.ndarray,
+    charset: Charset,
+    decoder: str = "greedy",
+    beam_width: int = DEFAULT_BEAM_WIDTH,
+    lexicon: Lexicon | None = None,
+) -> list[Decoded]:
+    """Decode with the decoder named `decoder`; lexicon decoding uses the default lexicon unless given one."""
+    if decoder == "greedy":
+        return greedy_decode(probs, charset)
+    if decoder == "beam":
+        return beam_decode(probs, charset, beam_width)
+    if decoder == "lexicon":
+        if lexicon is None:
+            from hwr.lexicon import default_lexicon
+
+            lexicon = default_lexicon(charset)
+        return lexicon_decode(probs, charset, lexicon, beam_width)
+    raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+
+
+def _floored(probs: np.ndarray) -> np.ndarray:
+    return np.maximum(np.asarray(probs, dtype=np.float64), PROB_FLOOR)
+
+
+def _prefix_beam_search(
+    probs: np.ndarray, chars: tuple[str, ...], beam_width: int, min_char_prob: float, lexicon: Lexicon | None = None
+) -> Decoded:
+    """One image's (frames, classes) probabilities to its best text.
+
+    Each hypothesis is a prefix with two probabilities: of the alignments so far that end in a
+    blank, and of those that end in its last character (the split tells whether the next frame's
+    same character repeats it or extends it). After each frame the kept probabilities are rescaled
+    to sum to 1 and the log of the scale is carried aside, so 32 small factors never underflow.
+    """
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be at least 1, got {beam_width}")
+    class_of = {char: index + 1 for index, char in enumerate(chars)}
+    beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}
+    log_scale = 0.0
+    grows: dict[str, bool] = {}  # lexicon.is_prefix answers, asked once per prefix
+    for frame in probs:
+        frame_probs = frame.tolist()
+        blank = frame_probs[BLANK]
+        candidates = [(chars[c - 1], frame_probs[c]) for c in (np.flatnonzero(frame[1:] > min_char_prob) + 1).tolist()]
+        following: dict[str, tuple[float, float]] = {}
+        for prefix, (ends_blank, ends_char) in beams.items():
+            total = ends_blank + ends_char
+            last = prefix[-1] if prefix else None
+            stay_blank, stay_char = following.get(prefix, (0.0, 0.0))
+            stay_blank += total * blank
+            if last is not None:
+                stay_char += ends_char * frame_probs[class_of[last]]  # a repeated character collapses
+            following[prefix] = (stay_blank, stay_char)
+            for char, p in candidates:
+                extended = prefix + char
+                if lexicon is not None:
+                    if extended not in grows:
+                        grows[extended] = lexicon.is_prefix(extended)
+                    if not grows[extended]:
+                        continue
+                # The same character again makes a new one only after a blank.
+                gained = (ends_blank if char == last else total) * p
+                ext_blank, ext_char = following.get(extended, (0.0, 0.0))
+                following[extended] = (ext_blank, ext_char + gained)
+        if len(following) > beam_width:
+            following = dict(heapq.nlargest(beam_width, following.items(), key=lambda item: item[1][0] + item[1][1]))
+        scale = sum(b + c for b, c in following.values())
+        beams = {prefix: (b / scale, c / scale) for prefix, (b, c) in following.items()}
+        log_scale += math.log(scale)
+    totals = {prefix: b + c for prefix, (b, c) in beams.items()}
+    # A prefix can sit in the beam with probability 0 ("cc" from "c" with no blank between).
+    answers = [prefix for prefix, total in totals.items() if total > 0 and (lexicon is None or prefix in lexicon)]
+    if not answers:
+        return Decoded("", -math.inf, 0.0)
+    best = max(answers, key=totals.__getitem__)
+    # The kept probabilities sum to 1, so a text's share is its rescaled probability.
+    return Decoded(best, math.log(totals[best]) + log_scale, totals[best])

@@ -8,20 +8,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwr.calibration import apply as calibrated_confidence
 from hwr.charset import Charset
-from hwr.decode import greedy_decode, softmax
+from hwr.decode import DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
+from hwr.lexicon import Lexicon
 from hwr.model import frames_for_width
 
 BATCH = 64
 
 
 class Recognizer:
-    def __init__(self, model, charset: Charset, batch_size: int = BATCH):
+    def __init__(
+        self,
+        model,
+        charset: Charset,
+        batch_size: int = BATCH,
+        calibration: dict | None = None,
+        lexicon: Lexicon | None = None,
+    ):
+        """`calibration` is hwr.calibration.fit's dict (None: confidence is the model's own
+        probability); `lexicon` replaces the default one for lexicon decoding."""
         import tensorflow as tf
 
         self.model = model
         self.charset = charset
         self.batch_size = batch_size
+        self.calibration = calibration
+        self.lexicon = lexicon
         _, self.height, self.width, _ = model.input_shape
         spec = tf.TensorSpec([None, self.height, self.width, 1], tf.float32)
         self._logits = tf.function(lambda x: model(x, training=False), input_signature=[spec])
@@ -36,9 +49,22 @@ class Recognizer:
             outputs.append(self._logits(batch).numpy())
         return np.concatenate(outputs)
 
-    def recognize_logits(self, logits: np.ndarray) -> list[tuple[str, float]]:
-        return greedy_decode(softmax(logits), self.charset)
+    def decode(
+        self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
+    ) -> list[Decoded]:
+        """Raw decoder results (text and scores) of (N, frames, classes) logits."""
+        return decode(softmax(logits), self.charset, decoder, beam_width, self.lexicon)
 
-    def recognize(self, images: np.ndarray) -> list[tuple[str, float]]:
+    def recognize_logits(
+        self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
+    ) -> list[tuple[str, float]]:
+        """(text, confidence) for each image's logits; decoder is one of hwr.decode.DECODERS."""
+        decoded = self.decode(logits, decoder, beam_width)
+        confidence = calibrated_confidence(self.calibration, decoder, decoded)
+        return [(d.text, c) for d, c in zip(decoded, confidence)]
+
+    def recognize(
+        self, images: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
+    ) -> list[tuple[str, float]]:
         """(text, confidence) for each (H, W) uint8 ink array."""
-        return self.recognize_logits(self.logits(images))
+        return self.recognize_logits(self.logits(images), decoder, beam_width)

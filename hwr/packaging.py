@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -13,16 +14,17 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 import hwr
 from hwr.charset import Charset
+from hwr.decode import DEFAULT_BEAM_WIDTH
 from hwr.pyfunc import INPUT_COLUMN, HwrModel
 
 # What a served model imports; versions are the ones installed here, so a rebuilt environment
 # (mlflow models serve with conda/virtualenv, build-docker) matches the one that trained it.
-SERVING_PACKAGES = ("mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow")
+SERVING_PACKAGES = ("mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow", "wordfreq")
 
 SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("string", INPUT_COLUMN)]),
     outputs=Schema([ColSpec("string", "text"), ColSpec("double", "confidence")]),
-    params=ParamSchema([ParamSpec("decoder", "string", "greedy")]),
+    params=ParamSchema([ParamSpec("decoder", "string", "greedy"), ParamSpec("beam_width", "long", DEFAULT_BEAM_WIDTH)]),
 )
 
 
@@ -30,17 +32,24 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in SERVING_PACKAGES]
 
 
-def log_model(keras_model, charset: Charset, example_image_b64: str, name: str = "model"):
-    """Log the pyfunc model in the active run; returns MLflow's ModelInfo."""
+def log_model(
+    keras_model, charset: Charset, example_image_b64: str, name: str = "model", calibration: dict | None = None
+):
+    """Log the pyfunc model in the active run; returns MLflow's ModelInfo.
+
+    `calibration` (hwr.calibration.fit's dict) travels as a JSON artifact the served model applies.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        keras_path = Path(tmp) / "model.keras"
-        charset_path = Path(tmp) / "charset.json"
-        keras_model.save(keras_path)
-        charset.save(charset_path)
+        artifacts = {"keras_model": str(Path(tmp) / "model.keras"), "charset": str(Path(tmp) / "charset.json")}
+        keras_model.save(artifacts["keras_model"])
+        charset.save(artifacts["charset"])
+        if calibration is not None:
+            artifacts["calibration"] = str(Path(tmp) / "calibration.json")
+            Path(artifacts["calibration"]).write_text(json.dumps(calibration, indent=1), encoding="utf-8")
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=HwrModel(),
-            artifacts={"keras_model": str(keras_path), "charset": str(charset_path)},
+            artifacts=artifacts,
             code_paths=[str(Path(hwr.__file__).parent)],
             signature=SIGNATURE,
             input_example=pd.DataFrame({INPUT_COLUMN: [example_image_b64]}),

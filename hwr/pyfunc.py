@@ -6,16 +6,19 @@ hwr package travels with the model as code_paths, so nothing from steps/ is need
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH
 from hwr.errors import InvalidImageError
 
 INPUT_COLUMN = "image"
-DECODERS = ("greedy",)
+MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
 
 
 def _invalid(message: str):
@@ -37,6 +40,31 @@ def _images_column(model_input: Any) -> list:
     raise _invalid(f"expected a table with an {INPUT_COLUMN!r} column of base64-encoded images")
 
 
+def _decoding_params(params: dict) -> tuple[str, int]:
+    """The request's decoder and beam width, or a 400 naming the parameter and what it accepts."""
+    decoder = params.get("decoder", "greedy")
+    if decoder not in DECODERS:
+        raise _invalid(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+    value = params.get("beam_width", DEFAULT_BEAM_WIDTH)
+    beam_width = _as_int(value)
+    if beam_width is None or not 1 <= beam_width <= MAX_BEAM_WIDTH:
+        raise _invalid(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {value!r}")
+    return decoder, beam_width
+
+
+def _as_int(value: Any) -> int | None:
+    # JSON clients may send 10, 10.0 or "10"; True is not a width.
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 class HwrModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         from hwr.runtime import quiet_tensorflow
@@ -48,9 +76,13 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         from hwr.inference import Recognizer
 
         model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
-        self.recognizer = Recognizer(model, Charset.load(context.artifacts["charset"]))
-        # Trace the graph now, so the first request does not pay for it.
-        self.recognizer.recognize(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
+        # Models logged before calibration existed have no such artifact.
+        calibration_path = context.artifacts.get("calibration")
+        calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
+        self.recognizer = Recognizer(model, Charset.load(context.artifacts["charset"]), calibration=calibration)
+        # Trace the graph and build the lexicon now, so the first request pays for neither.
+        logits = self.recognizer.logits(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
+        self.recognizer.recognize_logits(logits, decoder="lexicon")
 
     def preprocess_rows(self, values: list) -> np.ndarray:
         from hwr.images import decode_base64_image, preprocess
@@ -69,14 +101,11 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         return batch
 
     def predict(self, context, model_input, params=None):
-        params = params or {}
-        decoder = params.get("decoder", "greedy")
-        if decoder not in DECODERS:
-            raise _invalid(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+        decoder, beam_width = _decoding_params(params or {})
         values = _images_column(model_input)
         if not values:
             raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
-        results = self.recognizer.recognize(self.preprocess_rows(values))
+        results = self.recognizer.recognize(self.preprocess_rows(values), decoder, beam_width)
         return pd.DataFrame(
             {"text": [t for t, _ in results], "confidence": [c for _, c in results]},
             columns=["text", "confidence"],

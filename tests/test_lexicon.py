@@ -1,0 +1,82 @@
+import string
+
+import numpy as np
+import pytest
+
+from hwr.charset import Charset
+from hwr.decode import lexicon_decode, softmax
+from hwr.lexicon import APOSTROPHE_SUFFIXES, Lexicon, build, default_lexicon, from_file
+
+# IAM's characters: letters of both cases, digits and its punctuation marks.
+IAM = Charset(tuple(sorted(set(string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"))))
+LOWER = Charset(tuple(string.ascii_lowercase))
+
+
+def test_membership_and_prefixes():
+    lexicon = Lexicon(["can", "cant", "cat", "", "can"])
+    assert len(lexicon) == 3
+    assert "can" in lexicon and "ca" not in lexicon and "" not in lexicon
+    assert lexicon.is_prefix("") and lexicon.is_prefix("ca") and lexicon.is_prefix("cant")
+    assert not lexicon.is_prefix("cb") and not lexicon.is_prefix("cants") and not lexicon.is_prefix("d")
+
+
+def test_contractions_are_split_the_way_iam_labels_them():
+    lexicon = build(["don't", "it's", "kennedy's"], IAM)
+    for token in ("don", "it", "kennedy", "'t", "'s", *APOSTROPHE_SUFFIXES):
+        assert token in lexicon, token
+    assert "don't" in lexicon  # the whole form stays, for text written as one word
+
+
+def test_every_token_comes_in_lower_capitalised_and_upper_case():
+    lexicon = build(["kennedy", "i'm"], IAM)
+    for token in ("kennedy", "Kennedy", "KENNEDY", "i", "I", "'m", "'M", "I'm", "I'M"):
+        assert token in lexicon, token
+
+
+def test_abbreviations_keep_their_period():
+    lexicon = build(["p.m", "u.s"], IAM)
+    for token in ("Mr.", "MRS.", "Dr.", "St.", "etc.", "p.m.", "P.M.", "U.S."):
+        assert token in lexicon, token
+
+
+def test_punctuation_marks_of_the_charset_are_words():
+    lexicon = build([], IAM)
+    for mark in ".,'\"-!?;:()#&*+/":
+        assert mark in lexicon, mark
+    assert "a" not in lexicon
+
+
+def test_entries_the_model_cannot_write_are_dropped():
+    lexicon = build(["café", "cafe", "don't"], LOWER)
+    assert "cafe" in lexicon and "don" in lexicon
+    assert "café" not in lexicon and "Cafe" not in lexicon and "'t" not in lexicon and "don't" not in lexicon
+    assert all(set(word) <= set(LOWER.chars) for word in lexicon.words)
+
+
+def test_default_lexicon_is_general_english_in_iam_tokens_built_once_per_process():
+    lexicon = default_lexicon(IAM)
+    assert default_lexicon(IAM) is lexicon
+    assert 100_000 < len(lexicon) < 250_000
+    for token in ("the", "The", "THE", "because", "Kennedy", "don", "'t", "'s", ".", ",", "Mr.", "1", "30", "1950"):
+        assert token in lexicon, token
+    # wordfreq writes longer numbers with their digits replaced by 0: placeholders, not words.
+    assert "0000" not in lexicon and "00" not in lexicon and "10000" not in lexicon
+    assert all(set(word) <= set(IAM.chars) for word in lexicon.words)
+
+
+def test_a_user_word_list_replaces_the_lexicon_as_written(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("Zanzibar\n  okapi \n\ncafé\n", encoding="utf-8")
+    lexicon = from_file(path, IAM)
+    assert lexicon.words == ("Zanzibar", "okapi")
+    # Lexicon decoding then only ever returns one of them.
+    probs = softmax(np.random.default_rng(0).normal(size=(1, 32, IAM.num_classes)))
+    [result] = lexicon_decode(probs, IAM, lexicon, beam_width=50)
+    assert result.text in lexicon
+
+
+def test_a_user_word_list_with_no_usable_word_is_refused(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("café\n\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no word written only with the model's characters"):
+        from_file(path, IAM)
