@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
@@ -81,15 +82,43 @@ def predict_files_each(model, files: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True) -> tuple[dict[str, float], pd.DataFrame]:
-    predicted = predict_files(model, list(labelled["file"]))
-    truths, texts = list(labelled["text"]), list(predicted["text"])
-    scores = {
-        "cer": metrics.cer(truths, texts, case_sensitive),
-        "wer": metrics.wer(truths, texts, case_sensitive),
-        "word_accuracy": metrics.word_accuracy(truths, texts, case_sensitive),
-        "images": float(len(truths)),
-    }
-    table = pd.DataFrame({"file": labelled["file"], "truth": truths, "prediction": texts,
-                          "confidence": predicted["confidence"]})
+def read_file_list(csv_path: Path, folder: Path) -> pd.DataFrame:
+    """A (path, text) file list such as the prepare step's test.csv, its paths relative to `folder`."""
+    from hwr.splits import read_list
+
+    listed = read_list(Path(csv_path))
+    frame = pd.DataFrame({"file": [str(Path(folder) / p) for p in listed["path"]], "text": listed["text"]})
+    absent = [f for f in frame["file"] if not Path(f).is_file()]
+    if absent:
+        raise DataError(f"{len(absent)} listed image(s) do not exist under {folder}, e.g. {absent[0]}")
+    if frame.empty:
+        raise DataError(f"{csv_path}: no labelled images")
+    return frame
+
+
+def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True, decoders: tuple[str, ...] = ("greedy",),
+             beam_width: int = 10) -> tuple[dict[str, float], pd.DataFrame]:
+    """Scores for each decoder. The first decoder's are also given unprefixed (cer, wer, word_accuracy);
+    the others are prefixed (beam_cer, lexicon_word_accuracy, ...), each with the calibration error
+    of its confidence on these images (…_ece)."""
+    from hwr.calibration import expected_calibration_error
+
+    truths = list(labelled["text"])
+    scores: dict[str, float] = {"images": float(len(truths))}
+    table = pd.DataFrame({"file": labelled["file"], "truth": truths})
+    for n, decoder in enumerate(decoders):
+        predicted = predict_files(model, list(labelled["file"]), {"decoder": decoder, "beam_width": beam_width})
+        texts = list(predicted["text"])
+        exact = np.array([metrics.word_accuracy([t], [p], case_sensitive) for t, p in zip(truths, texts)])
+        these = {
+            "cer": metrics.cer(truths, texts, case_sensitive),
+            "wer": metrics.wer(truths, texts, case_sensitive),
+            "word_accuracy": metrics.word_accuracy(truths, texts, case_sensitive),
+            "ece": expected_calibration_error(predicted["confidence"].to_numpy(), exact),
+        }
+        if n == 0:
+            scores.update(these)
+            table["prediction"], table["confidence"] = texts, predicted["confidence"]
+        scores.update({f"{decoder}_{name}": value for name, value in these.items()})
+        table[f"{decoder}_prediction"], table[f"{decoder}_confidence"] = texts, predicted["confidence"]
     return scores, table

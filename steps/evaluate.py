@@ -9,8 +9,28 @@ import click
 import mlflow
 
 from hwr import evaluation, progress
+from hwr.decode import DECODERS
+from hwr.errors import DataError
 from hwr.tracking import log_params_once
 from steps._cli import step_run, user_errors
+
+
+def decoder_list(ctx, param, value):
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in DECODERS]
+    if unknown or not names:
+        raise click.BadParameter(f"{', '.join(unknown) or 'none given'}: choose from {', '.join(DECODERS)}")
+    return names
+
+
+def read_labelled(data: Path, file_list: str):
+    if file_list == "none":
+        return evaluation.read_labelled_folder(data)
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=file_list)
+    except Exception as exc:  # MLflow raises several types for a missing artifact
+        raise DataError(f"cannot fetch the file list {file_list}: {exc}") from None
+    return evaluation.read_file_list(Path(local), data)
 
 
 @click.command()
@@ -19,18 +39,27 @@ from steps._cli import step_run, user_errors
               help="Folder with labels.tsv (columns file, text) or an IAM-layout words.txt.")
 @click.option("--case-sensitive", type=click.BOOL, default=True, show_default=True,
               help="false compares case-insensitively (for sets labelled in capitals).")
+@click.option("--decoders", default="greedy", show_default=True, callback=decoder_list,
+              help=f"Comma-separated, from {', '.join(DECODERS)}; each is scored (beam_cer, lexicon_cer, ...).")
+@click.option("--beam-width", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--file-list", default="none", show_default=True,
+              help="Score only the images of this (path, text) CSV, paths relative to --data: for example "
+                   "runs:/<prepare run>/splits/test.csv, the held-out test words.")
 @user_errors
-def main(model_uri, data, case_sensitive):
-    labelled = evaluation.read_labelled_folder(Path(data))  # fails clearly before the model loads
+def main(model_uri, data, case_sensitive, decoders, beam_width, file_list):
+    labelled = read_labelled(Path(data), file_list)  # fails clearly before the model loads
     with step_run(), tempfile.TemporaryDirectory() as tmp:
-        log_params_once({"model_uri": model_uri, "data": data, "case_sensitive": case_sensitive})
+        log_params_once({"model_uri": model_uri, "data": data, "case_sensitive": case_sensitive,
+                         "decoders": ",".join(decoders), "beam_width": beam_width, "file_list": file_list})
         model = mlflow.pyfunc.load_model(model_uri)
-        scores, table = evaluation.evaluate(model, labelled, case_sensitive)
+        scores, table = evaluation.evaluate(model, labelled, case_sensitive, decoders, beam_width)
         mlflow.log_metrics(scores)
         table.to_csv(Path(tmp) / "predictions.csv", index=False)
         mlflow.log_artifact(str(Path(tmp) / "predictions.csv"))
-        progress.say(f"evaluate: {int(scores['images'])} images, CER {scores['cer']:.4f}, WER {scores['wer']:.4f}, "
-                     f"word accuracy {scores['word_accuracy']:.4f}")
+        for decoder in decoders:
+            progress.say(f"evaluate: {int(scores['images'])} images, {decoder}: CER {scores[decoder + '_cer']:.4f}, "
+                         f"WER {scores[decoder + '_wer']:.4f}, word accuracy {scores[decoder + '_word_accuracy']:.4f}, "
+                         f"ECE {scores[decoder + '_ece']:.3f}")
 
 
 if __name__ == "__main__":

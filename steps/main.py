@@ -59,13 +59,13 @@ class Pipeline:
 
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
-                 sha256, data_root, learning_rate, model_name, executor, scheduler, split_by, writers, test_fraction,
+                 sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
                  **recipe) -> list[str]:
     """`recipe`: the train step's model, augment, schedule, patience, max_minutes and init_model.
 
     Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
-                                          "sha256": sha256, "data_root": data_root})
+                                          "sha256": sha256, "data_root": data_root, "fonts_dir": fonts_dir})
     data_dir = download.data.tags[DATA_DIR_TAG]
     prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv", "splits": splits,
                                         "seed": seed, "split_by": split_by, "writers": writers,
@@ -123,6 +123,8 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--executor", type=click.Choice(EXECUTORS), default="threads", show_default=True,
               help="Where split trainings run: threads here, or a Dask cluster.")
 @click.option("--scheduler", default="none", show_default=True, help="The Dask scheduler (executor=dask): tcp://HOST:PORT.")
+@click.option("--fonts-dir", default="none", show_default=True,
+              help="Folder of extra .ttf/.otf fonts for the synthetic set; none = built-in fonts only.")
 @click.option("--split-by", type=click.Choice(SPLIT_BY), default="random", show_default=True)
 @click.option("--writers", default="none", show_default=True, help="Form -> writer table, for --split-by writer.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,

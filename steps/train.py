@@ -85,6 +85,8 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
 
     limit_threads(threads)
     from hwr import images, metrics, packaging, plots, training
+    from hwr.calibration import fit as fit_calibration
+    from hwr.decode import DECODERS
     from hwr.inference import Recognizer
     from hwr.model import frames_for_width
 
@@ -126,14 +128,25 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
                                 init=initializer(init_model, charset), on_epoch=report)
         mlflow.set_tag("hwr.stopped_because", result.stopped_because)
 
+        # Confidence calibration for every decoder, fitted on the validation words.
+        recognizer = Recognizer(result.model, charset)
+        calibration = fit_calibration(recognizer.logits(x_val), list(val_ok["text"]), charset)
+        recognizer.calibration = calibration
+        for decoder, entry in calibration["decoders"].items():
+            mlflow.log_metrics({f"val_{decoder}_ece": entry["ece"],
+                                f"val_{decoder}_ece_uncalibrated": entry["ece_uncalibrated"]})
+
         truths = list(test_list["text"])
-        predicted = [text for text, _ in Recognizer(result.model, charset).recognize(x_test)]
-        test_cer = metrics.cer(truths, predicted)
-        mlflow.log_metrics({
-            "best_val_cer": result.best.val_cer, "best_epoch": result.best_epoch,
-            "test_cer": test_cer, "test_wer": metrics.wer(truths, predicted),
-            "test_word_accuracy": metrics.word_accuracy(truths, predicted),
-        })
+        test_logits = recognizer.logits(x_test)
+        test_scores, read = {}, {}
+        for decoder in DECODERS:
+            texts = read[decoder] = [text for text, _ in recognizer.recognize_logits(test_logits, decoder)]
+            prefix = "test" if decoder == "greedy" else f"test_{decoder}"
+            test_scores.update({f"{prefix}_cer": metrics.cer(truths, texts), f"{prefix}_wer": metrics.wer(truths, texts),
+                                f"{prefix}_word_accuracy": metrics.word_accuracy(truths, texts)})
+        predicted = read["greedy"]
+        test_cer = test_scores["test_cer"]
+        mlflow.log_metrics({"best_val_cer": result.best.val_cer, "best_epoch": result.best_epoch, **test_scores})
 
         epochs_seen = [e.epoch for e in result.history]
         plots.loss_curves(epochs_seen, [e.train_loss for e in result.history], [e.val_loss for e in result.history],
@@ -145,9 +158,10 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
             mlflow.log_artifact(str(tmp / name), artifact_path="plots" if name.endswith(".png") else None)
 
         example = images.encode_png_base64(data / test_list["path"].iloc[0])
-        info = packaging.log_model(result.model, charset, example)
+        info = packaging.log_model(result.model, charset, example, calibration=calibration)
         mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
-        progress.say(f"split {split} done: test_cer={test_cer:.4f} (run {run.info.run_id})")
+        progress.say(f"split {split} done: test CER greedy {test_cer:.4f}, beam {test_scores['test_beam_cer']:.4f}, "
+                     f"lexicon {test_scores['test_lexicon_cer']:.4f} (run {run.info.run_id})")
 
 
 if __name__ == "__main__":

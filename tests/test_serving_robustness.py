@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from hwr.decode import DECODERS
 from tests.processes import environment, model_server
 
 pytestmark = pytest.mark.slow
@@ -107,8 +108,10 @@ bad_bodies = st.one_of(
     st.just({"inputs": {}}),
     st.just({"dataframe_records": []}),
     # unknown params values
-    st.text(max_size=30).filter(lambda d: d != "greedy").map(
+    st.text(max_size=30).filter(lambda d: d not in DECODERS).map(
         lambda d: {"inputs": {"image": [GOOD]}, "params": {"decoder": d}}),
+    st.sampled_from([0, 101, -3, 2.5, "ten", True]).map(
+        lambda w: {"inputs": {"image": [GOOD]}, "params": {"decoder": "beam", "beam_width": w}}),
 )
 
 
