@@ -50,6 +50,13 @@ def test_parent_run_with_parallel_children(client):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert {c.data.params["split"] for c in children} == {"0", "1"}
     assert all(c.info.status == "FINISHED" for c in children)
+    # The quick start's recipe, as trained, and a calibrated confidence for every decoder.
+    assert {c.data.tags["hwr.recipe"] for c in children} == {
+        "model=compact augment=False schedule=constant learning_rate=0.001"}
+    for child in children:
+        for decoder in ("greedy", "beam", "lexicon"):
+            assert 0 <= child.data.metrics[f"val_{decoder}_ece"] <= 1
+        assert {"test_beam_cer", "test_lexicon_cer", "test_lexicon_word_accuracy"} <= set(child.data.metrics)
     for step in ("download", "prepare", "register"):
         [run_] = runs_of(client, step)
         assert run_.data.tags["mlflow.parentRunId"] == parent.info.run_id
