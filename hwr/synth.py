@@ -27,7 +27,7 @@ from hwr.errors import DataError
 from hwr.iam import WordRecord, write_words_txt
 
 # Bump whenever the images or labels for a given seed change: the data folder's name includes it.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 # ---------------------------------------------------------------------------------------------
 # Labels
@@ -41,12 +41,12 @@ PUNCTUATION = {".": 30, ",": 25, '"': 9, "-": 4, "'": 2, ":": 1.6, ";": 1.0, "("
                "?": 0.8, "!": 0.6, "#": 0.6, "&": 0.3, "/": 0.3, "*": 0.2, "+": 0.2}
 ABBREVIATIONS = ("Mr.", "Mr.", "Mr.", "Mrs.", "Dr.", "St.", "No.", "Co.", "Ltd.")
 PUNCTUATION_SHARE = 0.13  # IAM: 10 % in the dev writers' words, about 1 in 6 in some counts
-NUMBER_SHARE = 0.03  # more than IAM's 0.7 %, so that every digit is seen often enough
+NUMBER_SHARE = 0.05  # IAM: 0.7 %; more here, or digits are seen too rarely to be learnt
 ABBREVIATION_SHARE = 0.01
 HYPHENATED_SHARE = 0.015  # "week-end", and words broken at the end of a line: "affilia-"
 MAX_COMPOUND = 16  # letters; IAM's longest words have 16-17 characters
 CAPITALISED_SHARE = 0.17
-UPPER_SHARE = 0.03
+UPPER_SHARE = 0.04  # IAM: 0.7 %; more here, for the same reason
 JOINED_CONTRACTION_SHARE = 0.25  # IAM mostly splits "don't" into "don" + "'t", not always
 VOCABULARY_SIZE = 50_000
 # Word frequency ** FLATTENING: "the" stays common, yet a third of the words come from beyond the
@@ -180,6 +180,7 @@ HANDWRITING_FAMILIES = (
 MIN_FAMILIES = 10
 FONT_SUFFIXES = (".ttf", ".otf")
 REFERENCE_SIZE = 100  # font metrics are measured once at this size, then scaled
+ORNATE_CAPITALS = 2.2  # capitals' mean advance over small letters'; most handwriting fonts: 1.2-1.8
 
 
 @lru_cache(maxsize=None)
@@ -238,6 +239,16 @@ def has_lower_case(path: str) -> bool:
     font = _font(path, REFERENCE_SIZE)
     similarity = [float(_glyph_shape(font, c) @ _glyph_shape(font, c.upper())) for c in "aegr"]
     return float(np.mean(similarity)) < 0.9
+
+
+@lru_cache(maxsize=None)
+def has_ornate_capitals(path: str) -> bool:
+    """True for copperplate scripts (Great Vibes) whose capitals are swashes about three times as
+    wide as their small letters: nobody writes whole words in those, so no UPPER words in them."""
+    font = _font(path, REFERENCE_SIZE)
+    upper = np.mean([font.getlength(c) for c in string.ascii_uppercase])
+    lower = np.mean([font.getlength(c) for c in string.ascii_lowercase])
+    return upper > ORNATE_CAPITALS * lower
 
 
 def is_usable(path: str) -> bool:
@@ -571,11 +582,13 @@ def render_word(text: str, style: WriterStyle, rng: np.random.Generator) -> Imag
 
 
 def sample_renderable_label(rng: np.random.Generator, words: Vocabulary, style: WriterStyle) -> str:
-    """A label this writer's font can draw: labels with glyphs it lacks are drawn again."""
+    """A label this writer's font can draw: labels with glyphs it lacks, or whole words in ornate
+    capitals, are drawn again."""
     drawable = renderable_chars(style.font_path)
+    no_upper_words = has_ornate_capitals(style.font_path)
     while True:
         text = sample_label(rng, words)
-        if set(text) <= drawable:
+        if set(text) <= drawable and not (no_upper_words and len(text) > 1 and text.isupper()):
             return text
 
 

@@ -57,6 +57,16 @@ def test_all_caps_fonts_are_left_out():
     assert synth.has_lower_case(font_named("Indie Flower"))
 
 
+def test_no_upper_case_words_in_ornate_script_capitals():
+    ornate = [p for p in synth.handwriting_fonts() if synth.has_ornate_capitals(p)]
+    assert {synth.font_family(p) for p in ornate} == {"Great Vibes"}
+    rng = np.random.default_rng(0)
+    style = synth.sample_style(rng, ornate)
+    labels = [synth.sample_renderable_label(rng, synth.english_words(), style) for _ in range(1000)]
+    assert not any(len(label) > 1 and label.isupper() for label in labels)
+    assert any(label[0].isupper() for label in labels)  # capitalised words are still written
+
+
 def test_fonts_dir_alone_generates_a_set(tmp_path):
     fonts_dir = tmp_path / "fonts"
     fonts_dir.mkdir()
@@ -120,7 +130,7 @@ def test_labels_have_iams_punctuation_case_and_digits(labels):
     capitalised = sum(w[0].isupper() and not w.isupper() for w in words) / len(words)
     upper = sum(w.isupper() and len(w) > 1 for w in words) / len(words)
     assert 0.12 < capitalised < 0.3 and 0.01 < upper < 0.06
-    assert sum(any(c.isdigit() for c in label) for label in labels) > 0.02 * len(labels)
+    assert 0.03 < sum(any(c.isdigit() for c in label) for label in labels) / len(labels) < 0.08
     assert counts["'s"] + counts["'t"] > 0 and any(label.endswith("-") and len(label) > 3 for label in labels)
     assert counts["Mr."] > 0
 
@@ -129,7 +139,7 @@ def test_labels_are_frequent_words_with_a_long_tail(labels):
     vocabulary = synth.english_words()
     assert "the" in vocabulary and len(vocabulary) > 40_000
     words = [label.lower() for label in labels if label.isalpha()]
-    assert Counter(words).most_common(1)[0][0] == "the"
+    assert "the" in [w for w, _ in Counter(words).most_common(3)]
     assert len(set(words)) > 0.6 * len(words)
     rank = {w: i for i, w in enumerate(vocabulary.words)}
     rare = sum(rank.get(w, 0) >= 10_000 for w in words)
