@@ -46,6 +46,15 @@ def exclusive(data_dir: Path):
         yield
 
 
+def is_reusable(data_dir: Path) -> bool:
+    """A finished download's folder can serve a new pipeline: it is complete and, for the synthetic
+    set, drawn by this generator version (outside a git checkout the code version is unknown, so
+    parameters alone would reuse a set an older hwr drew)."""
+    name = data_dir.name
+    current = not name.startswith("synthetic-") or name.startswith(f"synthetic-v{synth.GENERATOR_VERSION}-")
+    return current and is_complete(data_dir)
+
+
 def synthetic_name(samples: int, seed: int, extra_fonts: list[str]) -> str:
     """The folder name: every input that changes the images is in it, so a stale set is never reused."""
     name = f"synthetic-v{synth.GENERATOR_VERSION}-n{samples}-seed{seed}"

@@ -54,8 +54,8 @@ class Pipeline:
 
     @staticmethod
     def _still_valid(entry_point: str, run) -> bool:
-        # A download is only reusable while its data is still on disk.
-        return entry_point != "download" or datasets.is_complete(Path(run.data.tags.get(DATA_DIR_TAG, "/nonexistent")))
+        # A download is only reusable while its data is still on disk, drawn by this code.
+        return entry_point != "download" or datasets.is_reusable(Path(run.data.tags.get(DATA_DIR_TAG, "/nonexistent")))
 
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,

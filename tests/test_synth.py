@@ -98,6 +98,18 @@ def test_data_folder_name_changes_with_generator_version_and_fonts(tmp_path, mon
     assert len({before, with_fonts, datasets.synthetic_name(100, 1, [])}) == 3
 
 
+def test_a_set_drawn_by_an_older_generator_is_not_reused(tmp_path, monkeypatch):
+    drawn = datasets.synthetic(tmp_path, samples=3, seed=1).data_dir
+    assert datasets.is_reusable(drawn)
+    monkeypatch.setattr(synth, "GENERATOR_VERSION", synth.GENERATOR_VERSION + 1)
+    assert not datasets.is_reusable(drawn)
+    iam_dir = tmp_path / "iam-0123456789ab"
+    iam_dir.mkdir()
+    assert not datasets.is_reusable(iam_dir)  # incomplete
+    datasets._mark_complete(iam_dir, "test")
+    assert datasets.is_reusable(iam_dir)
+
+
 def test_missing_or_fontless_fonts_dir_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         synth.fonts_in_dir(tmp_path / "nowhere")
