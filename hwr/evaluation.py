@@ -9,6 +9,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from hwr import iam, metrics
+from hwr.decode import DEFAULT_BEAM_WIDTH
 from hwr.errors import DataError, InvalidImageError
 from hwr.images import encode_png_base64, load_file
 from hwr.pyfunc import INPUT_COLUMN
@@ -97,7 +98,7 @@ def read_file_list(csv_path: Path, folder: Path) -> pd.DataFrame:
 
 
 def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True, decoders: tuple[str, ...] = ("greedy",),
-             beam_width: int = 10) -> tuple[dict[str, float], pd.DataFrame]:
+             beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[dict[str, float], pd.DataFrame]:
     """Scores for each decoder. The first decoder's are also given unprefixed (cer, wer, word_accuracy);
     the others are prefixed (beam_cer, lexicon_word_accuracy, ...), each with the calibration error
     of its confidence on these images (…_ece)."""

@@ -5,6 +5,10 @@ IAM labels its words: punctuation marks are words of their own, contractions are
 is labelled "don" and "'t") and abbreviations keep their period ("Mr.", "p.m."), in lower,
 Capitalised and UPPER case, plus the numbers up to four digits. Built once per process and
 charset. A user's own word list replaces it through `from_file`.
+
+The default lexicon also knows how often each entry is written (wordfreq's frequencies, shared
+out over cases and punctuation as in IAM, hwr.iam_stats): the lexicon decoder weighs a word's
+image score by that prior, so that "the" beats "tho" when the image hesitates.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
+
+import numpy as np
 
 from hwr.charset import Charset
+from hwr.iam_stats import CASE_SHARES, PUNCTUATION, PUNCTUATION_SHARE
 
 # On 1,835 IAM validation words read by a weakly trained model, 50k words covered 96.6% of the
 # labels and 100k 97.4%, but the longer list's rare words stole more reads than it added
@@ -29,17 +36,27 @@ MAX_NUMBER = 9_999  # years, amounts: IAM writes numbers as words of their own
 # wordfreq writes every number of two or more digits with its digits replaced by 0 ("2019" is
 # "0000"); such a token is a placeholder, not a word anyone writes.
 _SMASHED_NUMBER = re.compile(r"\d.*\d")
+# Every entry gets at least this frequency, so that no lexicon word is ruled out by its prior.
+MIN_FREQUENCY = 1e-9
+# Sorts after any character a word can hold: words starting with p lie in [p, p + _AFTER_ALL).
+_AFTER_ALL = "\U0010ffff"
 
 
 class Lexicon:
     """A sorted word list answering "is this a word?" and "does any word start with this?" by bisection.
 
     A sorted tuple of strings takes a fraction of the memory of a trie of dicts for 150k words,
-    and each question costs one binary search.
+    and each question costs one binary search. With `frequencies`, it also knows each word's
+    prior probability and, for a prefix, the total prior of the words it starts (a running sum
+    over the sorted words makes that two binary searches too).
     """
 
-    def __init__(self, words: Iterable[str]):
+    def __init__(self, words: Iterable[str], frequencies: Mapping[str, float] | None = None):
         self.words = tuple(sorted({word for word in words if word}))
+        self._cumulative = None
+        if frequencies is not None and self.words:
+            weights = np.array([max(frequencies.get(word, 0.0), MIN_FREQUENCY) for word in self.words])
+            self._cumulative = np.concatenate([[0.0], np.cumsum(weights / weights.sum())])
 
     def __len__(self) -> int:
         return len(self.words)
@@ -52,33 +69,94 @@ class Lexicon:
         i = bisect_left(self.words, prefix)
         return i < len(self.words) and self.words[i].startswith(prefix)
 
+    @property
+    def has_prior(self) -> bool:
+        return self._cumulative is not None
 
-def iam_tokens(words: Iterable[str]) -> set[str]:
-    """The words, plus what IAM would label them as: "don't" adds "don" (and "'t"), "p.m" adds "p.m."."""
-    tokens = set(APOSTROPHE_SUFFIXES) | {abbreviation + "." for abbreviation in ABBREVIATIONS}
-    for word in words:
-        tokens.add(word)
-        stem, apostrophe, _ = word.partition("'")
-        if apostrophe and stem:
-            tokens.add(stem)
-        if "." in word.strip("."):
-            tokens.add(word + ".")
+    def prefix_prior(self, prefix: str) -> float:
+        """P(the word starts with `prefix`): 1 for "", 0 when no word does."""
+        if self._cumulative is None:
+            raise ValueError("this lexicon has no word frequencies")
+        return float(self._cumulative[bisect_left(self.words, prefix + _AFTER_ALL)]
+                     - self._cumulative[bisect_left(self.words, prefix)])
+
+    def word_prior(self, word: str) -> float:
+        """P(word), 0 for a word not in the lexicon."""
+        if self._cumulative is None:
+            raise ValueError("this lexicon has no word frequencies")
+        i = bisect_left(self.words, word)
+        found = i < len(self.words) and self.words[i] == word
+        return float(self._cumulative[i + 1] - self._cumulative[i]) if found else 0.0
+
+
+def word_tokens(word: str) -> set[str]:
+    """The word and what IAM would label it as: "don't" adds "don" and "'t", "p.m" adds "p.m."."""
+    tokens = {word}
+    stem, apostrophe, rest = word.partition("'")
+    if apostrophe and stem:
+        tokens.add(stem)
+        if apostrophe + rest in APOSTROPHE_SUFFIXES:
+            tokens.add(apostrophe + rest)
+    if "." in word.strip("."):
+        tokens.add(word + ".")
     return tokens
 
 
+def iam_tokens(words: Iterable[str]) -> set[str]:
+    """Every word's IAM tokens, plus the common contraction endings and abbreviations."""
+    tokens = set(APOSTROPHE_SUFFIXES) | {abbreviation + "." for abbreviation in ABBREVIATIONS}
+    for word in words:
+        tokens |= word_tokens(word)
+    return tokens
+
+
+def iam_token_frequencies(frequencies: Mapping[str, float]) -> dict[str, float]:
+    """How often each IAM token is written, from lower-case words' frequencies: a word's
+    frequency goes to each of its tokens, split over lower, Capitalised and UPPER case as in IAM;
+    an abbreviation's period keeps its word's frequency. Words make up 1 - PUNCTUATION_SHARE of
+    the total, punctuation marks the rest."""
+    tokens: dict[str, float] = {}
+    total = sum(frequencies.values()) or 1.0
+    for word, frequency in frequencies.items():
+        share = frequency / total * (1 - PUNCTUATION_SHARE)
+        for token in word_tokens(word) | ({word + "."} if word in ABBREVIATIONS else set()):
+            # "I" and "I'm" are never written in lower case.
+            cases = {"capitalised": 1.0} if token == "i" or token.startswith("i'") else CASE_SHARES
+            for case, case_share in cases.items():
+                cased = _in_case(token, case)
+                tokens[cased] = tokens.get(cased, 0.0) + share * case_share
+    marks = sum(PUNCTUATION.values())
+    for mark, weight in PUNCTUATION.items():
+        tokens[mark] = tokens.get(mark, 0.0) + PUNCTUATION_SHARE * weight / marks
+    return tokens
+
+
+def _in_case(word: str, case: str) -> str:
+    if case == "lower":
+        return word.lower()
+    if case == "capitalised":
+        return word[:1].upper() + word[1:].lower()
+    return word.upper()
+
+
 def case_variants(word: str) -> set[str]:
-    return {word.lower(), word[:1].upper() + word[1:].lower(), word.upper()}
+    return {_in_case(word, case) for case in CASE_SHARES}
 
 
-def build(words: Iterable[str], charset: Charset) -> Lexicon:
+def build(words: Iterable[str], charset: Charset, frequencies: Mapping[str, float] | None = None) -> Lexicon:
     """IAM-style tokens of `words` in every case, with each punctuation mark of the charset as a word.
 
-    Entries with a character the model cannot write are dropped.
+    Entries with a character the model cannot write are dropped. With `frequencies` (of the
+    lower-case `words`), the lexicon carries each token's prior (iam_token_frequencies).
     """
+    words = list(words)
     punctuation = {char for char in charset.chars if not char.isalnum()}
     tokens = {variant for token in iam_tokens(words) for variant in case_variants(token)} | punctuation
     allowed = set(charset.chars)
-    return Lexicon(token for token in tokens if set(token) <= allowed)
+    priors = None
+    if frequencies is not None:
+        priors = iam_token_frequencies({word: frequencies.get(word, 0.0) for word in words})
+    return Lexicon((token for token in tokens if set(token) <= allowed), priors)
 
 
 @lru_cache(maxsize=4)
@@ -88,7 +166,11 @@ def default_lexicon(charset: Charset, size: int = DEFAULT_SIZE) -> Lexicon:
     import wordfreq
 
     words = [word for word in wordfreq.top_n_list("en", size) if not _SMASHED_NUMBER.search(word)]
-    return build(words + [str(n) for n in range(MAX_NUMBER + 1)], charset)
+    numbers = [str(n) for n in range(MAX_NUMBER + 1)]
+    frequency = wordfreq.get_frequency_dict("en")
+    frequencies = {word: frequency.get(word, 0.0) for word in words}
+    frequencies.update({number: wordfreq.word_frequency(number, "en") for number in numbers})
+    return build(words + numbers, charset, frequencies)
 
 
 def from_file(path: str | Path, charset: Charset) -> Lexicon:

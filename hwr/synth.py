@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
 
 from hwr.errors import DataError
 from hwr.iam import WordRecord, write_words_txt
+from hwr.iam_stats import PUNCTUATION
 
 # Bump whenever the images or labels for a given seed change: the data folder's name includes it.
 GENERATOR_VERSION = 3
@@ -36,11 +37,8 @@ GENERATOR_VERSION = 3
 # Every character of IAM's word transcriptions (IAM's 79 symbols are these plus the space,
 # which never occurs inside a word).
 IAM_CHARSET = frozenset("!\"#&'()*+,-./0123456789:;?" + string.ascii_letters)
-# IAM writes punctuation as words of their own; weights follow their counts among IAM's words.
-PUNCTUATION = {".": 30, ",": 25, '"': 9, "-": 4, "'": 2, ":": 1.6, ";": 1.0, "(": 0.8, ")": 0.8,
-               "?": 0.8, "!": 0.6, "#": 0.6, "&": 0.3, "/": 0.3, "*": 0.2, "+": 0.2}
 ABBREVIATIONS = ("Mr.", "Mr.", "Mr.", "Mrs.", "Dr.", "St.", "No.", "Co.", "Ltd.")
-PUNCTUATION_SHARE = 0.13  # IAM: 10 % in the dev writers' words, about 1 in 6 in some counts
+PUNCTUATION_SHARE = 0.13  # IAM: 10 % in the dev writers' words (iam_stats), about 1 in 6 in some counts
 NUMBER_SHARE = 0.05  # IAM: 0.7 %; more here, or digits are seen too rarely to be learnt
 ABBREVIATION_SHARE = 0.01
 HYPHENATED_SHARE = 0.015  # "week-end", and words broken at the end of a line: "affilia-"

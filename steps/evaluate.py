@@ -9,7 +9,8 @@ import click
 import mlflow
 
 from hwr import evaluation, progress
-from hwr.decode import DECODERS
+from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH
+from hwr.pyfunc import MAX_BEAM_WIDTH
 from hwr.errors import DataError
 from hwr.tracking import log_params_once
 from steps._cli import step_run, user_errors
@@ -41,7 +42,7 @@ def read_labelled(data: Path, file_list: str):
               help="false compares case-insensitively (for sets labelled in capitals).")
 @click.option("--decoders", default="greedy", show_default=True, callback=decoder_list,
               help=f"Comma-separated, from {', '.join(DECODERS)}; each is scored (beam_cer, lexicon_cer, ...).")
-@click.option("--beam-width", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--beam-width", type=click.IntRange(1, MAX_BEAM_WIDTH), default=DEFAULT_BEAM_WIDTH, show_default=True)
 @click.option("--file-list", default="none", show_default=True,
               help="Score only the images of this (path, text) CSV, paths relative to --data: for example "
                    "runs:/<prepare run>/splits/test.csv, the held-out test words.")

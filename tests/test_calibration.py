@@ -8,7 +8,7 @@ import pytest
 
 from hwr import calibration
 from hwr.charset import Charset
-from hwr.decode import DECODERS, Decoded, decode, softmax
+from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
 from hwr.lexicon import Lexicon
 
 CHARSET = Charset(tuple(string.ascii_lowercase))
@@ -79,7 +79,7 @@ def test_expected_calibration_error_is_the_gap_between_confidence_and_accuracy()
 
 def test_fit_gives_a_json_dict_with_one_platt_model_per_decoder(fitted):
     assert json.loads(json.dumps(fitted)) == fitted
-    assert fitted["beam_width"] == 10
+    assert fitted["beam_width"] == DEFAULT_BEAM_WIDTH
     assert set(fitted["decoders"]) == set(DECODERS)
     for name, entry in fitted["decoders"].items():
         assert entry["method"] == "platt", (name, entry)

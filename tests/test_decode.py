@@ -165,6 +165,39 @@ def test_wide_lexicon_search_returns_the_most_probable_word_with_its_exact_proba
     assert result.log_prob == pytest.approx(math.log(exact[best]), rel=1e-9)
 
 
+def random_weighted_lexicon(rng, size):
+    words = sorted(random_lexicon(rng, size).words)
+    return Lexicon(words, dict(zip(words, rng.uniform(0.01, 1.0, size=len(words)))))
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("prior_weight", [0.5, 1.0])
+def test_wide_search_with_a_word_prior_maximises_image_probability_times_prior(seed, prior_weight):
+    rng = np.random.default_rng(300 + seed)
+    frames = int(rng.integers(1, 7))
+    probs = random_probs(rng, frames, peak=float(rng.uniform(0.5, 3)))
+    lexicon = random_weighted_lexicon(rng, int(rng.integers(1, 8)))
+    score = {word: math.log(ctc_probability(probs, word)) + prior_weight * math.log(lexicon.word_prior(word))
+             for word in lexicon.words if ctc_min_frames(word) <= frames and ctc_probability(probs, word) > 0}
+    [result] = lexicon_decode(probs[None], CS, lexicon, beam_width=WIDE, min_char_prob=0.0,
+                              prior_weight=prior_weight)
+    if not score:
+        assert result.text == ""
+        return
+    best = max(score, key=score.get)
+    assert result.text == best
+    assert result.log_prob == pytest.approx(score[best], rel=1e-9)
+
+
+def test_the_prior_settles_an_ambiguous_image_for_the_frequent_word():
+    probs = one_hot_path([1, 0, 2], classes=4, certainty=0.9)  # "ab"
+    probs[2] = [0.0, 0.0, 0.6, 0.4]  # ... or, a little less likely, "ac"
+    weighted = Lexicon(["ab", "ac"], {"ab": 0.1, "ac": 0.9})
+    assert lexicon_decode(probs[None], CS, Lexicon(["ab", "ac"]))[0].text == "ab"
+    assert lexicon_decode(probs[None], CS, weighted, prior_weight=0.0)[0].text == "ab"
+    assert lexicon_decode(probs[None], CS, weighted)[0].text == "ac"  # 0.6 * 0.1 ** 0.5 < 0.4 * 0.9 ** 0.5
+
+
 def test_a_word_the_frames_cannot_spell_is_never_returned():
     # "cc" needs a blank between its letters: 3 frames; 2 frames of "c" give it probability 0.
     probs = np.array([[[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]]])

@@ -64,6 +64,31 @@ def test_default_lexicon_is_general_english_in_iam_tokens_built_once_per_process
     assert all(set(word) <= set(IAM.chars) for word in lexicon.words)
 
 
+def test_word_priors_sum_over_prefixes():
+    lexicon = Lexicon(["can", "cant", "cat", "dog"], {"can": 2.0, "cant": 1.0, "cat": 1.0, "dog": 4.0})
+    assert lexicon.prefix_prior("") == pytest.approx(1.0)
+    assert lexicon.prefix_prior("ca") == pytest.approx(0.5)
+    assert lexicon.prefix_prior("can") == pytest.approx(0.375)
+    assert lexicon.word_prior("can") == pytest.approx(0.25)
+    assert lexicon.word_prior("ca") == 0.0 and lexicon.prefix_prior("x") == 0.0
+    with pytest.raises(ValueError, match="no word frequencies"):
+        Lexicon(["can"]).prefix_prior("c")
+
+
+def test_default_lexicon_priors_follow_english_and_iam_usage():
+    lexicon = default_lexicon(IAM)
+    assert lexicon.has_prior
+    assert lexicon.prefix_prior("") == pytest.approx(1.0)
+    prior = lexicon.word_prior
+    assert prior("the") > prior("The") > prior("THE") > 0
+    assert prior("the") > 100 * prior("tho")
+    assert prior("I") > 10 * prior("i")  # "I" is not written in lower case
+    assert prior(".") > prior(",") > prior("(") > 0
+    marks = sum(prior(mark) for mark in lexicon.words if not any(c.isalnum() for c in mark) and len(mark) == 1)
+    assert 0.08 < marks < 0.12  # IAM: 10 % of the words are punctuation marks
+    assert all(prior(word) > 0 for word in lexicon.words[::997])
+
+
 def test_a_user_word_list_replaces_the_lexicon_as_written(tmp_path):
     path = tmp_path / "words.txt"
     path.write_text("Zanzibar\n  okapi \n\ncafé\n", encoding="utf-8")
