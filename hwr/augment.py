@@ -82,7 +82,12 @@ def augment_batch(images, augmentation: Augmentation = Augmentation(), seed=None
 
 
 def _bilinear(images, x, y):
-    """Sample (B, H, W) images at float source coordinates (B, H, W); outside the image is paper (0)."""
+    """Sample (B, H, W) images at float source coordinates (B, H, W); outside the image is paper (0).
+
+    keras.ops.image.map_coordinates(order=1, fill_mode="constant") gives the same values (within
+    5e-5), but took 27 ms per batch of 32 against 5.8 ms for these four gathers (1 thread): too
+    slow for a map that must keep up with training on 2 cores.
+    """
     import tensorflow as tf
 
     shape = tf.shape(images)
