@@ -48,6 +48,23 @@ def test_augmentation_changes_images_but_keeps_the_word_inside():
     assert not np.allclose(augment_batch(x).numpy(), out)
 
 
+def test_bilinear_sampling_agrees_with_keras_map_coordinates():
+    import keras
+    import tensorflow as tf
+
+    from hwr.augment import _bilinear
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (3, 8, 16)).astype(np.float32)
+    rows, cols = np.meshgrid(np.arange(8), np.arange(16), indexing="ij")
+    x = (cols + rng.normal(0, 3, (3, 8, 16))).astype(np.float32)  # some points fall outside
+    y = (rows + rng.normal(0, 2, (3, 8, 16))).astype(np.float32)
+    batch = np.broadcast_to(np.arange(3, dtype=np.float32)[:, None, None], x.shape)
+    reference = keras.ops.image.map_coordinates(images, np.stack([batch, y, x]), order=1, fill_mode="constant")
+    ours = _bilinear(tf.constant(images), tf.constant(x), tf.constant(y))
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), atol=1e-3)
+
+
 def test_keras_example_always_trains_with_its_own_recipe():
     recipe = training.Recipe(model="keras_example", augment=True, schedule="cosine", learning_rate=0.01).effective()
     assert (recipe.augment, recipe.schedule, recipe.learning_rate) == (False, "constant", 1e-3)
