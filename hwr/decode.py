@@ -34,7 +34,7 @@ MIN_CHAR_PROB = 1e-3
 # Probabilities are floored so that no score is log(0), as the greedy confidence always was.
 PROB_FLOOR = 1e-12
 # How much the lexicon decoder trusts word frequencies against the image (0 = not at all); chosen
-# on validation words of held-out writers (README, "Decoders").
+# on validation words of held-out writers (README, "What it reaches, measured").
 PRIOR_WEIGHT = 0.5
 
 
