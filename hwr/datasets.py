@@ -51,13 +51,17 @@ def is_reusable(data_dir: Path) -> bool:
     set, drawn by this generator version (outside a git checkout the code version is unknown, so
     parameters alone would reuse a set an older hwr drew)."""
     name = data_dir.name
-    current = not name.startswith("synthetic-") or name.startswith(f"synthetic-v{synth.GENERATOR_VERSION}-")
+    current = not name.startswith("synthetic-") or name.startswith(_synthetic_version_prefix())
     return current and is_complete(data_dir)
+
+
+def _synthetic_version_prefix() -> str:
+    return f"synthetic-v{synth.GENERATOR_VERSION}-"
 
 
 def synthetic_name(samples: int, seed: int, extra_fonts: list[str]) -> str:
     """The folder name: every input that changes the images is in it, so a stale set is never reused."""
-    name = f"synthetic-v{synth.GENERATOR_VERSION}-n{samples}-seed{seed}"
+    name = f"{_synthetic_version_prefix()}n{samples}-seed{seed}"
     return name + (f"-fonts{synth.fonts_digest(extra_fonts)[:12]}" if extra_fonts else "")
 
 

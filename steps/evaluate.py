@@ -10,8 +10,8 @@ import mlflow
 
 from hwr import evaluation, progress
 from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH
-from hwr.pyfunc import MAX_BEAM_WIDTH
 from hwr.errors import DataError
+from hwr.pyfunc import MAX_BEAM_WIDTH
 from hwr.tracking import log_params_once
 from steps._cli import step_run, user_errors
 
