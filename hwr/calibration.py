@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from hwr.lexicon import Lexicon
 
 MIN_SAMPLES = 20
-FEATURES = {"greedy": ("log_prob",), "beam": ("log_prob", "share_logit"), "lexicon": ("log_prob", "share_logit")}
+FEATURES = {"greedy": ("log_prob",), "beam": ("log_prob", "share_logit"), "lexicon": ("log_prob", "share_logit"),
+            "hybrid": ("log_prob", "share_logit")}
 # Bounds that keep the scores finite: the lexicon decoder's "found nothing" is log_prob -inf, share 0.
 LOG_PROB_FLOOR = -1000.0
 SHARE_EPSILON = 1e-6

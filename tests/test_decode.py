@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwr.charset import Charset, ctc_min_frames
-from hwr.decode import beam_decode, decode, greedy_decode, lexicon_decode, softmax
+from hwr.decode import beam_decode, decode, greedy_decode, hybrid_decode, lexicon_decode, softmax
 from hwr.lexicon import Lexicon
 
 CS = Charset.from_texts(["abc"])  # a=1, b=2, c=3
@@ -135,7 +135,7 @@ def test_scores_stay_finite_over_many_uncertain_frames():
 def test_every_decoder_decodes_a_batch():
     probs = np.stack([one_hot_path([1, 0, 2], certainty=0.9), one_hot_path([3, 3, 0], certainty=0.9)])
     lexicon = Lexicon(["ab", "c", "ca"])
-    for decoder in ("greedy", "beam", "lexicon"):
+    for decoder in ("greedy", "beam", "lexicon", "hybrid"):
         assert [d.text for d in decode(probs, CS, decoder, lexicon=lexicon)] == ["ab", "c"]
 
 
@@ -214,6 +214,43 @@ def test_lexicon_search_picks_a_word_over_a_likelier_non_word():
     assert constrained.log_prob < free.log_prob
 
 
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("penalty", [4.0, 8.0])
+def test_wide_hybrid_search_maximises_one_score_over_lexicon_words_and_every_other_text(seed, penalty):
+    # Exact while the penalty outweighs every word's prior term (priors here are >= 0.01 / 7:
+    # 0.5 * log(0.01 / 7) > -3.3), so a lexicon word never scores below the same text as a non-word.
+    rng = np.random.default_rng(500 + seed)
+    frames = int(rng.integers(1, 7))
+    probs = random_probs(rng, frames, peak=float(rng.uniform(0.5, 3)))
+    lexicon = random_weighted_lexicon(rng, int(rng.integers(1, 8)))
+    score = {text: math.log(p) - penalty for text, p in labelling_probabilities(probs).items()
+             if text not in lexicon and p > 0}
+    score.update({word: math.log(ctc_probability(probs, word)) + 0.5 * math.log(lexicon.word_prior(word))
+                  for word in lexicon.words if ctc_probability(probs, word) > 0})
+    best = max(score, key=score.get)
+    [result] = hybrid_decode(probs[None], CS, lexicon, beam_width=WIDE, min_char_prob=0.0, penalty=penalty)
+    assert result.text == best
+    assert result.log_prob == pytest.approx(score[best], rel=1e-9)
+
+
+def test_hybrid_reads_a_word_the_lexicon_lacks_only_when_the_image_is_clear_about_it():
+    probs = np.stack([one_hot_path([1, 0, 2, 3], certainty=0.97)])  # reads "abc", not in the lexicon
+    lexicon = Lexicon(["ab", "cab"])
+    [free] = beam_decode(probs, CS)
+    [word] = lexicon_decode(probs, CS, lexicon)
+    assert word.log_prob < free.log_prob - 2.0  # "ab" is e**2 times less likely, at least
+    [opened] = hybrid_decode(probs, CS, lexicon, penalty=2.0)
+    assert (opened.text, opened.log_prob) == ("abc", pytest.approx(free.log_prob - 2.0))
+    [closed] = hybrid_decode(probs, CS, lexicon, penalty=free.log_prob - word.log_prob + 0.1)
+    assert (closed.text, closed.log_prob) == ("ab", word.log_prob)
+
+
+def test_hybrid_keeps_a_lexicon_word_the_free_beam_also_reads():
+    probs = np.stack([one_hot_path([1, 0, 2], certainty=0.97)])  # "ab", a lexicon word
+    [result] = hybrid_decode(probs, CS, Lexicon(["ab", "cab"]), penalty=0.0)
+    assert result == lexicon_decode(probs, CS, Lexicon(["ab", "cab"]))[0]
+
+
 frame_strategy = st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda row: sum(row) > 0)
 
 
@@ -257,7 +294,7 @@ def image_b64():
 @pytest.mark.parametrize(
     "params, named",
     [
-        ({"decoder": "viterbi"}, "unknown decoder 'viterbi': choose one of greedy, beam, lexicon"),
+        ({"decoder": "viterbi"}, "unknown decoder 'viterbi': choose one of greedy, beam, lexicon, hybrid"),
         ({"decoder": None}, "unknown decoder None"),
         ({"beam_width": 0}, "beam_width must be an integer from 1 to 100, got 0"),
         ({"beam_width": 101}, "beam_width must be an integer from 1 to 100, got 101"),
@@ -280,7 +317,7 @@ def test_bad_decoding_params_are_a_400_naming_the_parameter(served, params, name
 @pytest.mark.parametrize(
     "params",
     [None, {"decoder": "greedy"}, {"decoder": "beam"}, {"decoder": "beam", "beam_width": 1},
-     {"decoder": "beam", "beam_width": "25"}, {"decoder": "lexicon", "beam_width": 100.0}],
+     {"decoder": "beam", "beam_width": "25"}, {"decoder": "lexicon", "beam_width": 100.0}, {"decoder": "hybrid"}],
 )
 def test_every_decoder_is_served(served, params):
     answer = served.predict(None, {"image": [image_b64()] * 2}, params)

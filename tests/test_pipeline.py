@@ -54,9 +54,10 @@ def test_parent_run_with_parallel_children(client):
     assert {c.data.tags["hwr.recipe"] for c in children} == {
         "model=compact augment=False schedule=constant learning_rate=0.001"}
     for child in children:
-        for decoder in ("greedy", "beam", "lexicon"):
+        for decoder in ("greedy", "beam", "lexicon", "hybrid"):
             assert 0 <= child.data.metrics[f"val_{decoder}_ece"] <= 1
-        assert {"test_beam_cer", "test_lexicon_cer", "test_lexicon_word_accuracy"} <= set(child.data.metrics)
+        assert {"test_beam_cer", "test_lexicon_cer", "test_lexicon_word_accuracy", "test_hybrid_cer"} <= set(
+            child.data.metrics)
     for step in ("download", "prepare", "register"):
         [run_] = runs_of(client, step)
         assert run_.data.tags["mlflow.parentRunId"] == parent.info.run_id
