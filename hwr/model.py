@@ -12,14 +12,19 @@ from __future__ import annotations
 
 DOWNSAMPLE = 4  # horizontal pooling: frames = width // 4
 
-# (filters, pool): pool None keeps the size; the width is only halved twice.
+# blocks: (filters, pool); pool None keeps the size; the width is only halved twice.
+# Dropout: conv_dropout after every conv block from the third on; rnn_dropout before and after
+# the recurrent layers, between_dropout between them.
 VARIANTS = {
     # The quick-start model: small enough for 3 parallel trainings in the 15-minute quick start.
-    "compact": {"blocks": ((32, (2, 2)), (64, (2, 2)), (128, (2, 1))), "rnn": (96, 96)},
-    # The stronger CRNN for real handwriting: six conv layers, wider recurrent layers.
+    "compact": {"blocks": ((32, (2, 2)), (64, (2, 2)), (128, (2, 1))), "rnn": (96, 96),
+                "conv_dropout": 0.0, "rnn_dropout": 0.2, "between_dropout": 0.0},
+    # The stronger CRNN for real handwriting: six conv layers, wider recurrent layers. On the
+    # 8,745 training words of the dev archive it reached a training loss of 0.4 against 3.2 on
+    # unseen writers with dropout 0.2, hence the heavier dropout (as in Puigcerver, 2017).
     "crnn": {
         "blocks": ((32, (2, 2)), (64, (2, 2)), (96, None), (96, (2, 1)), (128, None), (128, (2, 1))),
-        "rnn": (128, 128),
+        "rnn": (128, 128), "conv_dropout": 0.1, "rnn_dropout": 0.4, "between_dropout": 0.4,
     },
 }
 KERAS_EXAMPLE = "keras_example"  # the public Keras handwriting example, as written, for comparison
@@ -36,11 +41,12 @@ def build_model(name: str, height: int, width: int, num_classes: int, seed: int 
     if name not in VARIANTS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     spec = VARIANTS[name]
-    return build_crnn(height, width, num_classes, seed, blocks=spec["blocks"], rnn=spec["rnn"], name=name)
+    return build_crnn(height, width, num_classes, seed, name=name, **spec)
 
 
 def build_crnn(height: int, width: int, num_classes: int, seed: int = 0, blocks=VARIANTS["compact"]["blocks"],
-               rnn=VARIANTS["compact"]["rnn"], name: str = "compact"):
+               rnn=VARIANTS["compact"]["rnn"], conv_dropout: float = 0.0, rnn_dropout: float = 0.2,
+               between_dropout: float = 0.0, name: str = "compact"):
     import keras
     from keras import layers
 
@@ -54,11 +60,15 @@ def build_crnn(height: int, width: int, num_classes: int, seed: int = 0, blocks=
         x = layers.ReLU(name=f"relu{i}")(x)
         if pool:
             x = layers.MaxPooling2D(pool, name=f"pool{i}")(x)
+        if conv_dropout and i >= 2:
+            x = layers.Dropout(conv_dropout, name=f"drop_conv{i}")(x)
     x = _columns_to_frames(x)
-    x = layers.Dropout(0.2, name="drop_in")(x)
+    x = layers.Dropout(rnn_dropout, name="drop_in")(x)
     for i, units in enumerate(rnn):
+        if i and between_dropout:
+            x = layers.Dropout(between_dropout, name=f"drop_rnn{i}")(x)
         x = layers.Bidirectional(layers.LSTM(units, return_sequences=True, dropout=0.1), name=f"rnn{i}")(x)
-    x = layers.Dropout(0.2, name="drop_out")(x)
+    x = layers.Dropout(rnn_dropout, name="drop_out")(x)
     logits = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(image, logits, name=name)
 

@@ -118,6 +118,21 @@ def test_init_model_copies_layers_and_shared_characters():
     assert not np.array_equal(kernel[:, 3], src_kernel[:, 1])  # "d" is new: left as initialised
 
 
+def test_init_model_trained_before_the_dropout_layers_still_seeds_every_weighted_layer():
+    # hwr-synthetic models registered with dropout 0.2 only (no conv or between-RNN dropout layers).
+    from hwr.model import VARIANTS, build_crnn
+
+    cs = Charset(("a", "b"))
+    spec = VARIANTS["crnn"]
+    older = build_crnn(H, W, cs.num_classes, seed=1, blocks=spec["blocks"], rnn=spec["rnn"], name="crnn")
+    current = build_model("crnn", H, W, cs.num_classes, seed=2)
+    assert len(current.layers) > len(older.layers)  # the dropout layers are new
+    counts = transfer.copy_weights(older, cs, current, cs)
+    assert counts["layers"] == len([layer for layer in current.layers if layer.weights]) - 1
+    image = word_images(2)[..., None].astype("float32")
+    np.testing.assert_allclose(current.predict(image, verbose=0), older.predict(image, verbose=0), atol=1e-5)
+
+
 def test_init_model_of_another_architecture_is_refused():
     cs = Charset(("a",))
     with pytest.raises(DataError, match="init_model is a 'compact' model, this training builds 'crnn'"):
