@@ -125,7 +125,8 @@ def hybrid_decode(
     log P(w) (as lexicon_decode), any other text t scores log P(t | image) - penalty.
 
     The free beam's best text is the best-scoring text outside the lexicon whenever it is not a
-    lexicon word itself (if it is, the lexicon search already weighed it). log_prob is the
+    lexicon word itself. If it is one, the lexicon search weighed it, and no other text can beat
+    it while its prior term is above -penalty (P(w) > e**-36 for the defaults). log_prob is the
     winner's score; share is its share of the beam that found it.
     """
     weight = prior_weight if lexicon.has_prior else 0.0
