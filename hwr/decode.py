@@ -129,15 +129,11 @@ def hybrid_decode(
     it while its prior term is above -penalty (P(w) > e**-36 for the defaults). log_prob is the
     winner's score; share is its share of the beam that found it.
     """
-    weight = prior_weight if lexicon.has_prior else 0.0
-    results = []
-    for image in _floored(probs):
-        word = _prefix_beam_search(image, charset.chars, beam_width, min_char_prob, lexicon, weight)
-        free = _prefix_beam_search(image, charset.chars, beam_width, min_char_prob)
-        if free.text not in lexicon and free.log_prob - penalty > word.log_prob:
-            word = Decoded(free.text, free.log_prob - penalty, free.share)
-        results.append(word)
-    return results
+    words = lexicon_decode(probs, charset, lexicon, beam_width, min_char_prob, prior_weight)
+    free = beam_decode(probs, charset, beam_width, min_char_prob)
+    return [Decoded(f.text, f.log_prob - penalty, f.share)
+            if f.text not in lexicon and f.log_prob - penalty > w.log_prob else w
+            for w, f in zip(words, free)]
 
 
 def decode(
