@@ -3,6 +3,7 @@
 import re
 import tomllib
 
+import pytest
 import yaml
 
 ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
@@ -41,3 +42,30 @@ def test_ci_runs_the_readme_test_command(project_dir):
     ci = (project_dir / ".ci" / "run").read_text()
     assert "make test" in readme and "make test" in ci
     assert "make pipeline" in readme
+
+
+def make_dry_run(project_dir, *args):
+    import subprocess
+
+    out = subprocess.run(["make", "-n", "-C", str(project_dir), *args], capture_output=True, text=True, check=True)
+    return out.stdout.replace("\\\n", " ")
+
+
+def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
+    command = next(line for line in dry_run.splitlines() if line.lstrip().startswith("mlflow run"))
+    return re.findall(r"-P (\w+)=(\S+)", command)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("pipeline",), {"epochs": "5"}),
+    (("pretrain",), {"epochs": "300", "max_minutes": "25", "model_name": "hwr-synthetic"}),
+    (("pretrain", "PRETRAIN_MINUTES=0", "PRETRAIN_EPOCHS=13"), {"epochs": "13", "max_minutes": "0"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip"), {"url": "/x/IAM_Words.zip", "epochs": "300", "max_minutes": "85"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_MINUTES=0", "IAM_EPOCHS=75"), {"epochs": "75", "max_minutes": "0"}),
+])
+def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expected):
+    # `mlflow run` stops with "Repeated parameter" when a -P comes twice, so budgets are make variables.
+    params = mlflow_params(make_dry_run(project_dir, *args))
+    names = [name for name, _ in params]
+    assert len(names) == len(set(names)), names
+    assert expected.items() <= dict(params).items()
