@@ -1,6 +1,7 @@
 """The project's own files agree with each other: MLproject, conda.yaml, pyproject.toml, README, CI."""
 
 import re
+import subprocess
 import tomllib
 
 import pytest
@@ -45,8 +46,6 @@ def test_ci_runs_the_readme_test_command(project_dir):
 
 
 def make_dry_run(project_dir, *args):
-    import subprocess
-
     out = subprocess.run(["make", "-n", "-C", str(project_dir), *args], capture_output=True, text=True, check=True)
     return out.stdout.replace("\\\n", " ")
 
