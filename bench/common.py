@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,13 @@ def save(name: str, figures: dict) -> Path:
     print(json.dumps(record, indent=2))
     print(f"written to {path}")
     return path
+
+
+def run_worker(script: str, *args: str) -> dict:
+    """Run `script --worker ARGS` in a fresh process (its own TensorFlow, its own peak RSS); the
+    worker prints its figures as JSON on its last stdout line."""
+    out = subprocess.run([sys.executable, script, "--worker", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _children() -> dict[int, list[int]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,17 +61,15 @@ def main(steps, batch_size, repeats, worker):
     if worker:
         print(json.dumps(_worker(worker[0], worker[1], steps, batch_size)))
         return
-    from bench.common import save
+    from bench.common import run_worker, save
 
     all_threads = os.cpu_count() or 1
     best: dict[str, float] = {}
     for round_ in range(repeats):
         for model_name in MODELS:
             for threads in sorted({1, all_threads}):
-                out = subprocess.run([sys.executable, __file__, "--worker", model_name, str(threads),
-                                      "--steps", str(steps), "--batch-size", str(batch_size)],
-                                     capture_output=True, text=True, check=True)
-                ms = json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
+                ms = run_worker(__file__, model_name, str(threads), "--steps", str(steps),
+                                "--batch-size", str(batch_size))["ms_per_step"]
                 print(f"round {round_ + 1} {model_name:13s} {threads} thread(s) {ms:6.0f} ms/step", flush=True)
                 key = f"{model_name}@{threads}"
                 best[key] = min(ms, best.get(key, ms))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,17 +89,15 @@ def main(samples, batch_size, repeats, data_root, worker):
     if worker:
         print(json.dumps(_worker(worker, data_root, samples, batch_size)))
         return
-    from bench.common import save
+    from bench.common import run_worker, save
 
     with tempfile.TemporaryDirectory() as tmp:
         root = data_root or tmp
         best: dict[str, dict] = {}
         for round_ in range(repeats):
             for mode in MODES:
-                out = subprocess.run([sys.executable, __file__, "--worker", mode, "--samples", str(samples),
-                                      "--batch-size", str(batch_size), "--data-root", root],
-                                     capture_output=True, text=True, check=True)
-                result = json.loads(out.stdout.strip().splitlines()[-1])
+                result = run_worker(__file__, mode, "--samples", str(samples), "--batch-size", str(batch_size),
+                                    "--data-root", root)
                 print(f"round {round_ + 1} {mode:9s} {result['samples_per_s']:7.1f} samples/s "
                       f"peak RSS {result['peak_rss_mib']:.0f} MiB", flush=True)
                 if mode not in best or result["samples_per_s"] > best[mode]["samples_per_s"]:
