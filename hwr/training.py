@@ -145,14 +145,20 @@ def _evaluator(recognizer, x_val, y_val, val_texts, recipe: Recipe, started: flo
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int):
-    """Shuffled batches from the in-memory cache; augmentation runs in tf.data's threads, ahead of the model."""
+    """Shuffled batches from the in-memory cache; augmentation runs in tf.data's threads, ahead of the model.
+
+    An endless stream: every ceil(len(x) / batch_size) batches are one epoch, each word once, in a
+    new order. Endless, so that fit() keeps one iterator for the whole training: a new iterator
+    per epoch waited up to 5 s for the old one's tf.data threads to stop, in about half of the
+    epochs (bench/model_step.py shows the same wait between fit() calls).
+    """
     import tensorflow as tf
 
     from hwr.augment import augment_batch
 
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda xb, yb: (tf.cast(xb, tf.float32)[..., None], yb),
-                                      num_parallel_calls=tf.data.AUTOTUNE)
+    data = data.batch(batch_size).repeat().map(lambda xb, yb: (tf.cast(xb, tf.float32)[..., None], yb),
+                                               num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
         data = data.map(lambda xb, yb: (augment_batch(xb), yb), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
@@ -191,5 +197,5 @@ def train(
         _evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result),
     ]
     model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed),
-              epochs=recipe.epochs, verbose=2, callbacks=callbacks)
+              epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks)
     return result

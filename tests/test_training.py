@@ -72,6 +72,21 @@ def test_keras_example_always_trains_with_its_own_recipe():
     assert (crnn.augment, crnn.schedule) == (True, "cosine")
 
 
+def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
+    # fit() keeps one iterator for the whole training (hwr.training.training_dataset says why), so
+    # the epochs are cut from one endless stream by steps_per_epoch: it must not end, and each
+    # run of ceil(n / batch) batches must be one shuffled pass, not a mix of two passes.
+    n, batch = 10, 4
+    x = word_images(n)
+    y = np.arange(n, dtype=np.int32)[:, None]  # each word's label is its index
+    stream = iter(training.training_dataset(x, y, batch_size=batch, augment=False, seed=0))
+    steps = -(-n // batch)
+    epochs = [np.concatenate([next(stream)[1].numpy()[:, 0] for _ in range(steps)]) for _ in range(3)]
+    for seen in epochs:
+        assert sorted(seen) == list(range(n))
+    assert len({tuple(seen) for seen in epochs}) > 1  # reshuffled between epochs
+
+
 def tiny_training(recipe, n=64):
     charset = Charset.from_texts(["abcde"])
     texts = ["abc", "de", "cab", "ed"] * (n // 4)
