@@ -197,5 +197,6 @@ def train(
         _evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result),
     ]
     model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed),
-              epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks)
+              epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks,
+              shuffle=False)  # training_dataset shuffles; Keras would warn that it ignores shuffle=True
     return result

@@ -133,15 +133,16 @@ def test_init_model_copies_layers_and_shared_characters():
     assert not np.array_equal(kernel[:, 3], src_kernel[:, 1])  # "d" is new: left as initialised
 
 
-def test_init_model_trained_before_the_dropout_layers_still_seeds_every_weighted_layer():
-    # hwr-synthetic models registered with dropout 0.2 only (no conv or between-RNN dropout layers).
+def test_init_model_trained_with_other_dropout_layers_still_seeds_every_weighted_layer():
+    # hwr-synthetic models registered while the crnn had more dropout layers (conv and between
+    # the LSTMs) seed today's crnn: dropout layers hold no weights.
     from hwr.model import VARIANTS, build_crnn
 
     cs = Charset(("a", "b"))
-    spec = VARIANTS["crnn"]
-    older = build_crnn(H, W, cs.num_classes, seed=1, blocks=spec["blocks"], rnn=spec["rnn"], name="crnn")
+    spec = dict(VARIANTS["crnn"], conv_dropout=0.1, rnn_dropout=0.4, between_dropout=0.4)
+    older = build_crnn(H, W, cs.num_classes, seed=1, name="crnn", **spec)
     current = build_model("crnn", H, W, cs.num_classes, seed=2)
-    assert len(current.layers) > len(older.layers)  # the dropout layers are new
+    assert len(older.layers) > len(current.layers)  # the older model has dropout layers today's lacks
     counts = transfer.copy_weights(older, cs, current, cs)
     assert counts["layers"] == len([layer for layer in current.layers if layer.weights]) - 1
     image = word_images(2)[..., None].astype("float32")
