@@ -150,7 +150,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: boo
     An endless stream: every ceil(len(x) / batch_size) batches are one epoch, each word once, in a
     new order. Endless, so that fit() keeps one iterator for the whole training: a new iterator
     per epoch waited up to 5 s for the old one's tf.data threads to stop, in about half of the
-    epochs (bench/model_step.py shows the same wait between fit() calls).
+    epochs, with both cores idle (py-spy: the main thread in the old iterator's destructor).
     """
     import tensorflow as tf
 
