@@ -8,7 +8,9 @@ EPOCHS ?= 5
 # same model by epochs with `make iam IAM_MINUTES=0 IAM_EPOCHS=75`.
 IAM_MINUTES ?= 85
 IAM_EPOCHS ?= 300
-IAM_PRESET = -P split_by=form -P test_fraction=0.2 -P splits=1 -P model=crnn -P augment=true \
+# form: no page straddles the split; writer (with ARGS="-P writers=forms_writers.tsv") holds out whole writers
+IAM_SPLIT_BY ?= form
+IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P splits=1 -P model=crnn -P augment=true \
 	-P schedule=cosine -P learning_rate=0.001 -P epochs=$(IAM_EPOCHS) -P patience=20 -P max_minutes=$(IAM_MINUTES)
 PRETRAIN_MINUTES ?= 25
 PRETRAIN_EPOCHS ?= 300
