@@ -63,6 +63,8 @@ def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_MINUTES=0", "IAM_EPOCHS=75"), {"epochs": "75", "max_minutes": "0"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_SPLIT_BY=writer", "ARGS=-P writers=/x/forms_writers.tsv"),
      {"split_by": "writer", "writers": "/x/forms_writers.tsv"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip"), {"learning_rate": "0.001"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_LEARNING_RATE=0.003"), {"learning_rate": "0.003"}),
 ])
 def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expected):
     # `mlflow run` stops with "Repeated parameter" when a -P comes twice, so budgets are make variables.
