@@ -60,11 +60,11 @@ def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
     (("pretrain",), {"epochs": "300", "max_minutes": "25", "model_name": "hwr-synthetic"}),
     (("pretrain", "PRETRAIN_MINUTES=0", "PRETRAIN_EPOCHS=13"), {"epochs": "13", "max_minutes": "0"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip"),
-     {"url": "/x/IAM_Words.zip", "epochs": "300", "max_minutes": "85", "learning_rate": "0.001"}),
+     {"url": "/x/IAM_Words.zip", "epochs": "300", "max_minutes": "85", "learning_rate": "0.003"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_MINUTES=0", "IAM_EPOCHS=75"), {"epochs": "75", "max_minutes": "0"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_SPLIT_BY=writer", "ARGS=-P writers=/x/forms_writers.tsv"),
      {"split_by": "writer", "writers": "/x/forms_writers.tsv"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_LEARNING_RATE=0.003"), {"learning_rate": "0.003"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_LEARNING_RATE=0.001"), {"learning_rate": "0.001"}),
 ])
 def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expected):
     # `mlflow run` stops with "Repeated parameter" when a -P comes twice, so preset values are make variables.
