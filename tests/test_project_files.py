@@ -7,6 +7,8 @@ import tomllib
 import pytest
 import yaml
 
+from hwr.datasets import synthetic_name
+
 ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
 USER_PARAMS = {"epochs": "5", "splits": "3", "max_workers": None, "dataset": "synthetic", "samples": None,
                "batch_size": None, "seed": None}
@@ -76,8 +78,6 @@ def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expecte
 
 def test_readme_names_the_synthetic_folder_the_default_pipeline_writes(project_dir):
     # The folder name carries the generator version, so a version bump silently broke the README's examples.
-    from hwr.datasets import synthetic_name
-
     main = mlproject(project_dir)["entry_points"]["main"]["parameters"]
     written = synthetic_name(int(main["samples"]["default"]), int(main["seed"]["default"]), [])
     named = set(re.findall(r"data/(synthetic-[\w-]+)", (project_dir / "README.md").read_text()))
