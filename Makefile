@@ -10,7 +10,7 @@ IAM_MINUTES ?= 85
 IAM_EPOCHS ?= 300
 # form: no page straddles the split; writer (with ARGS="-P writers=forms_writers.tsv") holds out whole writers
 IAM_SPLIT_BY ?= form
-# 0.003 beat 0.001 by 0.8 points of test CER in the 85-minute preset (README, "What it reaches")
+# 0.003 beat 0.001 by 0.8 points of test CER in the 85-minute preset (docs/measurements.md)
 IAM_LEARNING_RATE ?= 0.003
 IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P splits=1 -P model=crnn -P augment=true \
 	-P schedule=cosine -P learning_rate=$(IAM_LEARNING_RATE) -P epochs=$(IAM_EPOCHS) -P patience=20 -P max_minutes=$(IAM_MINUTES)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 DECODERS = ("greedy", "beam", "lexicon", "hybrid")
 # On validation words of held-out IAM writers, widening the lexicon decoder's beam from 10 to 50
-# took its CER from 19.1 % to 14.7 % at 3.5 ms a word; the free beam barely changes (README).
+# took its CER from 19.1 % to 14.7 % at 3.5 ms a word; the free beam barely changes (docs/measurements.md).
 DEFAULT_BEAM_WIDTH = 50
 # A frame's characters below this probability start no new hypothesis: with a trained model this
 # leaves a handful of candidates per frame, which is what keeps the search in the millisecond range.
@@ -37,11 +37,11 @@ MIN_CHAR_PROB = 1e-3
 # Probabilities are floored so that no score is log(0), as the greedy confidence always was.
 PROB_FLOOR = 1e-12
 # How much the lexicon decoder trusts word frequencies against the image (0 = not at all); chosen
-# on validation words of held-out writers (README, "What it reaches, measured").
+# on validation words of held-out writers (docs/measurements.md, "Tuning the decoders").
 PRIOR_WEIGHT = 0.5
 # The hybrid decoder's log-score penalty for a text outside the lexicon: it wins only when the
 # image reads e**18 times better as that text than as the best (prior-weighted) lexicon word.
-# Chosen on validation words of held-out writers (README), where 14-22 were all within 0.3 points.
+# Chosen on validation words of held-out writers (docs/measurements.md), where 14-22 were all within 0.3 points.
 OUT_OF_LEXICON_PENALTY = 18.0
 
 

@@ -82,3 +82,21 @@ def test_readme_names_the_synthetic_folder_the_default_pipeline_writes(project_d
     written = synthetic_name(int(main["samples"]["default"]), int(main["seed"]["default"]), [])
     named = set(re.findall(r"data/(synthetic-[\w-]+)", (project_dir / "README.md").read_text()))
     assert named == {written}
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    # GitHub's rule: lower case, drop punctuation but hyphens, spaces become hyphens.
+    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+
+
+def test_readme_links_reach_a_file_and_heading(project_dir):
+    # The measurements moved out of the README; a renamed heading or file must not leave dead links.
+    readme = project_dir / "README.md"
+    links = re.findall(r"\]\(([^)#:\s]+)(?:#([^)\s]+))?\)", readme.read_text())
+    assert ("docs/measurements.md", "") in links
+    for path, anchor in links:
+        target = project_dir / path
+        assert target.is_file(), f"README links to {path}, which does not exist"
+        if anchor:
+            assert anchor in heading_anchors(target.read_text()), f"README: no heading #{anchor} in {path}"
