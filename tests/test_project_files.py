@@ -47,6 +47,16 @@ def test_ci_runs_the_readme_test_command(project_dir):
     assert "make pipeline" in readme
 
 
+def test_readme_entry_point_table_names_every_parameter(project_dir):
+    # The table is how users learn the parameters; one added to MLproject alone stays invisible.
+    readme = (project_dir / "README.md").read_text().splitlines()
+    for name, entry in mlproject(project_dir)["entry_points"].items():
+        row = next((line for line in readme if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, f"README's entry-point table has no row for {name}"
+        missing = [param for param in entry.get("parameters", {}) if f"`{param}`" not in row]
+        assert not missing, f"README's {name} row does not name {missing}"
+
+
 def make_dry_run(project_dir, *args):
     out = subprocess.run(["make", "-n", "-C", str(project_dir), *args], capture_output=True, text=True, check=True)
     return out.stdout.replace("\\\n", " ")
