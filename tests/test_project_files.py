@@ -95,8 +95,10 @@ def test_readme_names_the_synthetic_folder_the_default_pipeline_writes(project_d
 
 
 def heading_anchors(markdown: str) -> set[str]:
-    # GitHub's rule: lower case, drop punctuation but hyphens, spaces become hyphens.
-    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE)
+    # GitHub's rule: lower case, drop punctuation but hyphens, spaces become hyphens. A `#` line in
+    # a fenced code block is a shell comment, not a heading.
+    prose = re.sub(r"^```.*?^```", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", prose, flags=re.MULTILINE)
     return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
 
 
