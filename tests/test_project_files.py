@@ -18,6 +18,10 @@ def mlproject(project_dir):
     return yaml.safe_load((project_dir / "MLproject").read_text())
 
 
+def readme(project_dir) -> str:
+    return (project_dir / "README.md").read_text()
+
+
 def test_entry_points_and_user_parameters(project_dir):
     spec = mlproject(project_dir)
     assert set(spec["entry_points"]) == ENTRY_POINTS
@@ -41,17 +45,16 @@ def test_conda_and_pip_pins_agree(project_dir):
 
 
 def test_ci_runs_the_readme_test_command(project_dir):
-    readme = (project_dir / "README.md").read_text()
     ci = (project_dir / ".ci" / "run").read_text()
-    assert "make test" in readme and "make test" in ci
-    assert "make pipeline" in readme
+    assert "make test" in readme(project_dir) and "make test" in ci
+    assert "make pipeline" in readme(project_dir)
 
 
 def test_readme_entry_point_table_names_every_parameter(project_dir):
     # The table is how users learn the parameters; one added to MLproject alone stays invisible.
-    readme = (project_dir / "README.md").read_text().splitlines()
+    lines = readme(project_dir).splitlines()
     for name, entry in mlproject(project_dir)["entry_points"].items():
-        row = next((line for line in readme if line.startswith(f"| `{name}` |")), None)
+        row = next((line for line in lines if line.startswith(f"| `{name}` |")), None)
         assert row is not None, f"README's entry-point table has no row for {name}"
         missing = [param for param in entry.get("parameters", {}) if f"`{param}`" not in row]
         assert not missing, f"README's {name} row does not name {missing}"
@@ -90,7 +93,7 @@ def test_readme_names_the_synthetic_folder_the_default_pipeline_writes(project_d
     # The folder name carries the generator version, so a version bump silently broke the README's examples.
     main = mlproject(project_dir)["entry_points"]["main"]["parameters"]
     written = synthetic_name(int(main["samples"]["default"]), int(main["seed"]["default"]), [])
-    named = set(re.findall(r"data/(synthetic-[\w-]+)", (project_dir / "README.md").read_text()))
+    named = set(re.findall(r"data/(synthetic-[\w-]+)", readme(project_dir)))
     assert named == {written}
 
 
@@ -104,8 +107,7 @@ def heading_anchors(markdown: str) -> set[str]:
 
 def test_readme_links_reach_a_file_and_heading(project_dir):
     # The measurements moved out of the README; a renamed heading or file must not leave dead links.
-    readme = project_dir / "README.md"
-    links = re.findall(r"\]\(([^)#:\s]+)(?:#([^)\s]+))?\)", readme.read_text())
+    links = re.findall(r"\]\(([^)#:\s]+)(?:#([^)\s]+))?\)", readme(project_dir))
     assert ("docs/measurements.md", "") in links
     for path, anchor in links:
         target = project_dir / path
