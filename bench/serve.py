@@ -33,16 +33,16 @@ from bench.common import save, tree_rss_mib, worker_rss_mib  # noqa: E402
 
 def word_images(count: int) -> list[str]:
     """Synthetic word images as base64 PNGs (the served model's input)."""
-    from hwr import synth
+    from hwr import font_catalog, synth, word_labels
 
     rng = np.random.default_rng(0)
-    fonts = synth.handwriting_fonts()
-    words = synth.english_words()
+    fonts = font_catalog.handwriting_fonts()
+    words = word_labels.english_words()
     encoded = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(count):
             path = Path(tmp) / f"{i}.png"
-            synth.render_word(synth.sample_label(rng, words), synth.sample_style(rng, fonts), rng).save(path)
+            synth.render_word(word_labels.sample_label(rng, words), synth.sample_style(rng, fonts), rng).save(path)
             encoded.append(base64.b64encode(path.read_bytes()).decode())
     return encoded
 

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from hwr import iam, synth
+from hwr import font_catalog, iam, synth
 from hwr.fetch import fetch
 
 DATASETS = ("synthetic", "iam")
@@ -62,13 +62,13 @@ def _synthetic_version_prefix() -> str:
 def synthetic_name(samples: int, seed: int, extra_fonts: list[str]) -> str:
     """The folder name: every input that changes the images is in it, so a stale set is never reused."""
     name = f"{_synthetic_version_prefix()}n{samples}-seed{seed}"
-    return name + (f"-fonts{synth.fonts_digest(extra_fonts)[:12]}" if extra_fonts else "")
+    return name + (f"-fonts{font_catalog.fonts_digest(extra_fonts)[:12]}" if extra_fonts else "")
 
 
 def synthetic(data_root: Path, samples: int, seed: int, fonts_dir: str | Path | None = None) -> Dataset:
     """The synthetic set, drawn with the built-in handwriting fonts plus any usable font in `fonts_dir`."""
-    extra_fonts = synth.fonts_in_dir(fonts_dir) if fonts_dir else []
-    fonts = synth.handwriting_fonts() + extra_fonts
+    extra_fonts = font_catalog.fonts_in_dir(fonts_dir) if fonts_dir else []
+    fonts = font_catalog.handwriting_fonts() + extra_fonts
     data_dir = (data_root / synthetic_name(samples, seed, extra_fonts)).resolve()
     source = f"synthetic:v={synth.GENERATOR_VERSION},samples={samples},seed={seed}"
     if fonts_dir:

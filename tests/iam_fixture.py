@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwr import synth
+from hwr import font_catalog, synth
 from hwr.iam import WordRecord, write_words_txt
 
 WORDS = ["move", "the", "Labour", "from", "Gaitskell", "to", "nominating", "any", "more", ",", "12", "MPs"]
@@ -17,7 +17,7 @@ WORDS = ["move", "the", "Labour", "from", "Gaitskell", "to", "nominating", "any"
 
 def render_iam_folder(target: Path, forms: int = 3, per_form: int = 8, bad_rows: int = 0) -> list[WordRecord]:
     """IAM-layout folder: words.txt + words/a01/a01-00Nx/*.png; `bad_rows` extra rows marked err."""
-    fonts = synth.handwriting_fonts()
+    fonts = font_catalog.handwriting_fonts()
     records = []
     for form in range(forms):
         rng = np.random.default_rng(form)

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hwr import datasets, iam, synth
+from hwr import datasets, font_catalog, iam, synth, word_labels
 from hwr.errors import DataError
 
 
@@ -21,30 +21,30 @@ def digest_tree(root):
 
 
 def clear_render_caches():
-    for cached in (synth._font, synth._glyph_image, synth._glyph_origin, synth._advance, synth._stroke_width,
-                   synth._x_height_ratio):
+    for cached in (font_catalog.load_font, synth._glyph_image, synth._glyph_origin, synth._advance,
+                   font_catalog.stroke_width, font_catalog.x_height_ratio):
         cached.cache_clear()
 
 
 @pytest.fixture(scope="module")
 def labels():
     rng = np.random.default_rng(0)
-    return [synth.sample_label(rng) for _ in range(5000)]
+    return [word_labels.sample_label(rng) for _ in range(5000)]
 
 
 def font_named(family):
-    return next(p for p in synth.handwriting_fonts() if synth.font_family(p) == family)
+    return next(p for p in font_catalog.handwriting_fonts() if font_catalog.font_family(p) == family)
 
 
 # --- fonts -----------------------------------------------------------------------------------
 
 
 def test_at_least_ten_handwriting_families_draw_all_of_iams_characters():
-    families = synth.font_families(synth.handwriting_fonts())
-    assert len(families) >= synth.MIN_FAMILIES >= 10
+    families = font_catalog.font_families(font_catalog.handwriting_fonts())
+    assert len(families) >= font_catalog.MIN_FAMILIES >= 10
     for family, paths in families.items():
         for path in paths:
-            assert synth.renderable_chars(path) == synth.IAM_CHARSET, (family, path)
+            assert font_catalog.renderable_chars(path) == word_labels.IAM_CHARSET, (family, path)
 
 
 def test_all_caps_fonts_are_left_out():
@@ -52,17 +52,17 @@ def test_all_caps_fonts_are_left_out():
     import fontpkg
 
     marker = str(fontpkg.path("permanent-marker"))
-    assert not synth.has_lower_case(marker) and not synth.is_usable(marker)
-    assert marker not in synth.handwriting_fonts()
-    assert synth.has_lower_case(font_named("Indie Flower"))
+    assert not font_catalog.has_lower_case(marker) and not font_catalog.is_usable(marker)
+    assert marker not in font_catalog.handwriting_fonts()
+    assert font_catalog.has_lower_case(font_named("Indie Flower"))
 
 
 def test_no_upper_case_words_in_ornate_script_capitals():
-    ornate = [p for p in synth.handwriting_fonts() if synth.has_ornate_capitals(p)]
-    assert {synth.font_family(p) for p in ornate} == {"Great Vibes"}
+    ornate = [p for p in font_catalog.handwriting_fonts() if font_catalog.has_ornate_capitals(p)]
+    assert {font_catalog.font_family(p) for p in ornate} == {"Great Vibes"}
     rng = np.random.default_rng(0)
     style = synth.sample_style(rng, ornate)
-    labels = [synth.sample_renderable_label(rng, synth.english_words(), style) for _ in range(1000)]
+    labels = [synth.sample_renderable_label(rng, word_labels.english_words(), style) for _ in range(1000)]
     assert not any(len(label) > 1 and label.isupper() for label in labels)
     assert any(label[0].isupper() for label in labels)  # capitalised words are still written
 
@@ -72,7 +72,7 @@ def test_fonts_dir_alone_generates_a_set(tmp_path):
     fonts_dir.mkdir()
     shutil.copy(font_named("Indie Flower"), fonts_dir)
     (fonts_dir / "notes.txt").write_text("not a font")
-    fonts = synth.fonts_in_dir(fonts_dir)
+    fonts = font_catalog.fonts_in_dir(fonts_dir)
     assert [p.rsplit("/", 1)[-1] for p in fonts] == ["IndieFlower-Regular.ttf"]
     records = synth.generate(tmp_path / "out", samples=12, seed=1, fonts=fonts)
     assert len(records) == 12
@@ -112,12 +112,12 @@ def test_a_set_drawn_by_an_older_generator_is_not_reused(tmp_path, monkeypatch):
 
 def test_missing_or_fontless_fonts_dir_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
-        synth.fonts_in_dir(tmp_path / "nowhere")
+        font_catalog.fonts_in_dir(tmp_path / "nowhere")
     with pytest.raises(DataError, match="no usable font: no .ttf/.otf files"):
-        synth.fonts_in_dir(tmp_path)
+        font_catalog.fonts_in_dir(tmp_path)
     (tmp_path / "broken.ttf").write_bytes(b"not a font at all")
     with pytest.raises(DataError, match="no usable font: 1 font file"):
-        synth.fonts_in_dir(tmp_path)
+        font_catalog.fonts_in_dir(tmp_path)
     with pytest.raises(DataError, match="does not exist"):
         datasets.synthetic(tmp_path / "data", samples=5, seed=1, fonts_dir=tmp_path / "nowhere")
 
@@ -126,8 +126,8 @@ def test_missing_or_fontless_fonts_dir_is_a_clear_error(tmp_path):
 
 
 def test_labels_use_only_iams_characters(labels):
-    assert len(synth.IAM_CHARSET) == 78  # IAM's 79 symbols without the space
-    assert all(label and set(label) <= synth.IAM_CHARSET for label in labels)
+    assert len(word_labels.IAM_CHARSET) == 78  # IAM's 79 symbols without the space
+    assert all(label and set(label) <= word_labels.IAM_CHARSET for label in labels)
     seen = set("".join(labels))
     assert seen >= set(string.ascii_lowercase + string.digits + ".,'\"-")
     assert len(seen & set(string.ascii_uppercase)) >= 24  # X, Q and Z are rare capitals, as in IAM
@@ -135,7 +135,7 @@ def test_labels_use_only_iams_characters(labels):
 
 def test_labels_have_iams_punctuation_case_and_digits(labels):
     counts = Counter(labels)
-    punctuation = [label for label in labels if label in synth.PUNCTUATION]
+    punctuation = [label for label in labels if label in word_labels.PUNCTUATION]
     assert 0.1 < len(punctuation) / len(labels) < 0.17  # IAM: about 1 word in 6-10
     assert [p for p, _ in Counter(punctuation).most_common(2)] == [".", ","]
     words = [label for label in labels if label.isalpha()]
@@ -148,7 +148,7 @@ def test_labels_have_iams_punctuation_case_and_digits(labels):
 
 
 def test_labels_are_frequent_words_with_a_long_tail(labels):
-    vocabulary = synth.english_words()
+    vocabulary = word_labels.english_words()
     assert "the" in vocabulary and len(vocabulary) > 40_000
     words = [label.lower() for label in labels if label.isalpha()]
     assert "the" in [w for w, _ in Counter(words).most_common(3)]
@@ -159,10 +159,10 @@ def test_labels_are_frequent_words_with_a_long_tail(labels):
 
 
 def test_labels_only_use_glyphs_the_writers_font_has(monkeypatch):
-    monkeypatch.setattr(synth, "renderable_chars", lambda path: frozenset(string.ascii_lowercase))
+    monkeypatch.setattr(font_catalog, "renderable_chars", lambda path: frozenset(string.ascii_lowercase))
     rng = np.random.default_rng(0)
-    style = synth.sample_style(rng, synth.handwriting_fonts())
-    labels = [synth.sample_renderable_label(rng, synth.english_words(), style) for _ in range(300)]
+    style = synth.sample_style(rng, font_catalog.handwriting_fonts())
+    labels = [synth.sample_renderable_label(rng, word_labels.english_words(), style) for _ in range(300)]
     assert all(set(label) <= set(string.ascii_lowercase) for label in labels)
     with pytest.raises(ValueError, match="cannot draw"):
         synth.render_word("Word", style, rng)
