@@ -97,6 +97,22 @@ def read_file_list(csv_path: Path, folder: Path) -> pd.DataFrame:
     return frame
 
 
+def score_decoders(recognizer, images: np.ndarray, truths: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Every decoder's reading of `images` and its CER, WER and word accuracy, named as a train
+    run logs them: greedy's test_cer, test_wer, test_word_accuracy; the others' test_<decoder>_cer, …"""
+    from hwr.decode import DECODERS
+
+    logits = recognizer.logits(images)  # once: the decoders differ only after the network
+    scores: dict[str, float] = {}
+    read: dict[str, list[str]] = {}
+    for decoder in DECODERS:
+        texts = read[decoder] = [text for text, _ in recognizer.recognize_logits(logits, decoder)]
+        prefix = "test" if decoder == "greedy" else f"test_{decoder}"
+        scores.update({f"{prefix}_cer": metrics.cer(truths, texts), f"{prefix}_wer": metrics.wer(truths, texts),
+                       f"{prefix}_word_accuracy": metrics.word_accuracy(truths, texts)})
+    return scores, read
+
+
 def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True, decoders: tuple[str, ...] = ("greedy",),
              beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[dict[str, float], pd.DataFrame]:
     """Scores for each decoder. The first decoder's are also given unprefixed (cer, wer, word_accuracy);

@@ -45,3 +45,15 @@ def prediction_gallery(images: np.ndarray, truths: Sequence[str], predictions: S
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def training_figures(history, images: np.ndarray, truths: Sequence[str], predictions: Sequence[str],
+                     folder: Path) -> list[Path]:
+    """A training run's figures in `folder`: loss and CER curves over `history` (training.EpochResult
+    records) and a gallery of the first 16 test predictions."""
+    epochs = [e.epoch for e in history]
+    paths = [folder / "loss.png", folder / "cer.png", folder / "test_gallery.png"]
+    loss_curves(epochs, [e.train_loss for e in history], [e.val_loss for e in history], paths[0])
+    cer_curve(epochs, [e.val_cer for e in history], paths[1])
+    prediction_gallery(images[:16], truths[:16], predictions[:16], paths[2])
+    return paths

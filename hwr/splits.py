@@ -16,16 +16,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hwr.charset import Charset
 from hwr.errors import DataError
 
 COLUMNS = ["path", "text"]
 SPLIT_BY = ("random", "form", "writer")
+# The prepare run's artifacts: the file lists under SPLITS_ARTIFACT, the vocabulary beside them.
+SPLITS_ARTIFACT = "splits"
+VOCAB_ARTIFACT = "vocab.json"
 
 
 @dataclass
 class Splits:
     test: pd.DataFrame
     folds: list[tuple[pd.DataFrame, pd.DataFrame]]  # (train, val) per split
+
+
+@dataclass
+class PreparedSplit:
+    """What one training needs from the prepare run."""
+
+    charset: Charset
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
 
 
 def make_splits(index: pd.DataFrame, k: int, seed: int, test_fraction: float = 0.1, val_fraction: float = 0.1,
@@ -122,3 +136,26 @@ def read_list(path: Path) -> pd.DataFrame:
     if list(frame.columns[:2]) != COLUMNS:
         raise DataError(f"{path}: expected columns {COLUMNS}, found {list(frame.columns)}")
     return frame
+
+
+def fetch_split(splits_uri: str, split: int, dest: Path) -> PreparedSplit:
+    """The prepare run's vocabulary, split `split`'s train/val lists and the shared test list."""
+    from hwr.tracking import fetch_artifact
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (SPLITS_ARTIFACT, VOCAB_ARTIFACT):
+        fetch_artifact(f"{splits_uri.rstrip('/')}/{name}", "the prepared splits", dest)
+    lists = dest / SPLITS_ARTIFACT
+    folder = lists / f"split-{split}"
+    if not folder.is_dir():
+        available = sorted(p.name for p in lists.glob("split-*"))
+        raise DataError(f"{splits_uri} has no split {split} (it has: {', '.join(available) or 'none'})")
+    return PreparedSplit(Charset.load(dest / VOCAB_ARTIFACT), read_list(folder / "train.csv"),
+                         read_list(folder / "val.csv"), read_list(lists / "test.csv"))
+
+
+def fetch_test_list(splits_uri: str) -> pd.DataFrame:
+    """The prepare run's shared test list (path, text)."""
+    from hwr.tracking import fetch_artifact
+
+    return read_list(fetch_artifact(f"{splits_uri.rstrip('/')}/{SPLITS_ARTIFACT}/test.csv", "the test list"))

@@ -7,7 +7,7 @@ this training keep their fresh initial weights.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -20,17 +20,36 @@ OUTPUT_LAYER = "logits"
 def load_logged_model(model_uri: str):
     """(keras model, charset) of an hwr model logged to MLflow (models:/…, runs:/…/model, or a local folder)."""
     import keras
-    import mlflow
 
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
-    except Exception as exc:  # MLflow raises several types for a missing model
-        raise DataError(f"cannot fetch init_model {model_uri}: {exc}") from None
+    from hwr.tracking import fetch_artifact
+
+    local = fetch_artifact(model_uri, "init_model")
     keras_files = list(local.rglob("*.keras"))
     charsets = list(local.rglob("charset.json"))
     if not keras_files or not charsets:
         raise DataError(f"init_model {model_uri} is not an hwr model (no .keras file and charset.json in it)")
     return keras.saving.load_model(keras_files[0], compile=False), Charset.load(charsets[0])
+
+
+def initializer(init_model: str, charset: Charset) -> Callable | None:
+    """A function that copies init_model's weights into a freshly built model and logs what it
+    copied; None for init_model "none" (start from scratch). The source loads now, so a bad
+    init_model fails before any training."""
+    if init_model == "none":
+        return None
+    import mlflow
+
+    from hwr import progress
+
+    source, source_charset = load_logged_model(init_model)
+
+    def init(model):
+        counts = copy_weights(source, source_charset, model, charset)
+        mlflow.log_metrics({"init_layers_copied": counts["layers"], "init_shared_chars": counts["shared_chars"]})
+        progress.say(f"init_model {init_model}: {counts['layers']} layers and {counts['shared_chars']} of "
+                     f"{len(charset.chars)} characters copied")
+
+    return init
 
 
 def copy_weights(source, source_charset: Charset, target, target_charset: Charset) -> dict[str, int]:

@@ -10,9 +10,8 @@ import mlflow
 
 from hwr import evaluation, progress
 from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH
-from hwr.errors import DataError
 from hwr.pyfunc import MAX_BEAM_WIDTH
-from hwr.tracking import log_params_once
+from hwr.tracking import fetch_artifact, log_params_once
 from steps._cli import step_run, user_errors
 
 
@@ -27,11 +26,7 @@ def decoder_list(ctx, param, value):
 def read_labelled(data: Path, file_list: str):
     if file_list == "none":
         return evaluation.read_labelled_folder(data)
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=file_list)
-    except Exception as exc:  # MLflow raises several types for a missing artifact
-        raise DataError(f"cannot fetch the file list {file_list}: {exc}") from None
-    return evaluation.read_file_list(Path(local), data)
+    return evaluation.read_file_list(fetch_artifact(file_list, "the file list"), data)
 
 
 @click.command()

@@ -12,16 +12,12 @@ import pandas as pd
 from hwr import progress, splits
 from hwr.charset import Charset
 from hwr.errors import DataError
-from hwr.tracking import log_params_once
+from hwr.tracking import fetch_artifact, log_params_once
 from steps._cli import positive, step_run, user_errors
 
 
 def read_index(words_uri: str) -> pd.DataFrame:
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=words_uri)
-    except Exception as exc:  # MLflow raises several types for a missing artifact
-        raise DataError(f"cannot fetch the word index {words_uri}: {exc}") from None
-    return pd.read_csv(local, dtype=str, keep_default_na=False)
+    return pd.read_csv(fetch_artifact(words_uri, "the word index"), dtype=str, keep_default_na=False)
 
 
 @click.command()
@@ -47,10 +43,10 @@ def main(words_uri, k, seed, split_by, writers, test_fraction):
         charset = Charset.from_texts(index["text"])
         made = splits.make_splits(index, k, seed, test_fraction=test_fraction, by=split_by, writers=writer_table)
         with tempfile.TemporaryDirectory() as tmp:
-            splits.write_splits(made, Path(tmp) / "splits")
-            charset.save(Path(tmp) / "vocab.json")
-            mlflow.log_artifacts(str(Path(tmp) / "splits"), artifact_path="splits")
-            mlflow.log_artifact(str(Path(tmp) / "vocab.json"))
+            splits.write_splits(made, Path(tmp) / splits.SPLITS_ARTIFACT)
+            charset.save(Path(tmp) / splits.VOCAB_ARTIFACT)
+            mlflow.log_artifacts(str(Path(tmp) / splits.SPLITS_ARTIFACT), artifact_path=splits.SPLITS_ARTIFACT)
+            mlflow.log_artifact(str(Path(tmp) / splits.VOCAB_ARTIFACT))
         mlflow.log_metrics({"vocab_size": len(charset.chars), "test_words": len(made.test),
                             "train_words": len(made.folds[0][0]), "val_words": len(made.folds[0][1])})
         progress.say(f"prepare: {k} splits by {split_by}, {len(made.test)} test words, vocabulary of {len(charset.chars)} characters")

@@ -10,20 +10,14 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from hwr import progress
-from hwr.errors import DataError
 from hwr.registry import register_best
+from hwr.splits import fetch_test_list
 from hwr.tracking import log_params_once
 from steps._cli import step_run, user_errors
 
 
 def test_images(splits_uri: str, data_dir: str) -> pd.DataFrame:
-    from hwr.splits import read_list
-
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"{splits_uri.rstrip('/')}/splits/test.csv")
-    except Exception as exc:  # MLflow raises several types for a missing artifact
-        raise DataError(f"cannot fetch the test list from {splits_uri}: {exc}") from None
-    test = read_list(Path(local))
+    test = fetch_test_list(splits_uri)
     return pd.DataFrame({"file": [str(Path(data_dir) / p) for p in test["path"]], "text": test["text"]})
 
 

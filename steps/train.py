@@ -12,49 +12,12 @@ import mlflow
 from hwr import progress
 from hwr.errors import DataError
 from hwr.model import MODELS
-from hwr.training import Recipe
 from hwr.registry import MODEL_URI_TAG
 from hwr.tracking import log_params_once
+from hwr.training import Recipe
 from steps._cli import positive, step_run, user_errors
 
 FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
-
-
-def fetch_split(splits_uri: str, split: int, dest: Path):
-    """The prepare run's vocabulary, this split's train/val lists and the shared test list."""
-    from hwr.charset import Charset
-    from hwr.splits import read_list
-
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        for name in ("splits", "vocab.json"):
-            mlflow.artifacts.download_artifacts(artifact_uri=f"{splits_uri.rstrip('/')}/{name}", dst_path=str(dest))
-    except Exception as exc:  # MLflow raises several types for a missing artifact
-        raise DataError(f"cannot fetch the prepared splits {splits_uri}: {exc}") from None
-    root = dest
-    folder = root / "splits" / f"split-{split}"
-    if not folder.is_dir():
-        available = sorted(p.name for p in (root / "splits").glob("split-*"))
-        raise DataError(f"{splits_uri} has no split {split} (it has: {', '.join(available) or 'none'})")
-    return (Charset.load(root / "vocab.json"), read_list(folder / "train.csv"), read_list(folder / "val.csv"),
-            read_list(root / "splits" / "test.csv"))
-
-
-def initializer(init_model: str, charset):
-    """A function that copies init_model's weights into the new model, or None to start from scratch."""
-    if init_model == "none":
-        return None
-    from hwr import transfer
-
-    source, source_charset = transfer.load_logged_model(init_model)
-
-    def init(model):
-        counts = transfer.copy_weights(source, source_charset, model, charset)
-        mlflow.log_metrics({"init_layers_copied": counts["layers"], "init_shared_chars": counts["shared_chars"]})
-        progress.say(f"init_model {init_model}: {counts['layers']} layers and {counts['shared_chars']} of "
-                     f"{len(charset.chars)} characters copied")
-
-    return init
 
 
 @click.command()
@@ -84,11 +47,13 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
-    from hwr import images, metrics, packaging, plots, training
+    from hwr import images, packaging, plots, training
     from hwr.calibration import fit as fit_calibration
-    from hwr.decode import DECODERS
+    from hwr.evaluation import score_decoders
     from hwr.inference import Recognizer
     from hwr.model import frames_for_width
+    from hwr.splits import VOCAB_ARTIFACT, fetch_split
+    from hwr.transfer import initializer
 
     with step_run() as run, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -106,14 +71,15 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
             raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")
-        charset, train_list, val_list, test_list = fetch_split(splits_uri, split, tmp / "prepared")
+        prepared = fetch_split(splits_uri, split, tmp / "prepared")
+        charset, test_list = prepared.charset, prepared.test
         frames = frames_for_width(images.IMAGE_WIDTH)
-        train_ok = training.trainable(train_list, charset, frames)
-        val_ok = training.trainable(val_list, charset, frames)
+        train_ok = training.trainable(prepared.train, charset, frames)
+        val_ok = training.trainable(prepared.val, charset, frames)
         if len(train_ok) == 0 or len(val_ok) == 0:
             raise DataError(f"split {split}: no trainable words left (labels too long for {frames} frames?)")
         mlflow.log_metrics({"train_words": len(train_ok), "val_words": len(val_ok), "test_words": len(test_list),
-                            "train_words_dropped": len(train_list) - len(train_ok)})
+                            "train_words_dropped": len(prepared.train) - len(train_ok)})
 
         progress.say(f"split {split}: loading {len(train_ok) + len(val_ok) + len(test_list)} images")
         data = Path(data_dir)
@@ -140,31 +106,20 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
                                 f"val_{decoder}_ece_uncalibrated": entry["ece_uncalibrated"]})
 
         truths = list(test_list["text"])
-        test_logits = recognizer.logits(x_test)
-        test_scores, read = {}, {}
-        for decoder in DECODERS:
-            texts = read[decoder] = [text for text, _ in recognizer.recognize_logits(test_logits, decoder)]
-            prefix = "test" if decoder == "greedy" else f"test_{decoder}"
-            test_scores.update({f"{prefix}_cer": metrics.cer(truths, texts), f"{prefix}_wer": metrics.wer(truths, texts),
-                                f"{prefix}_word_accuracy": metrics.word_accuracy(truths, texts)})
-        predicted = read["greedy"]
-        test_cer = test_scores["test_cer"]
+        test_scores, read = score_decoders(recognizer, x_test, truths)
         mlflow.log_metrics({"best_val_cer": result.best.val_cer, "best_epoch": result.best_epoch, **test_scores})
 
-        epochs_seen = [e.epoch for e in result.history]
-        plots.loss_curves(epochs_seen, [e.train_loss for e in result.history], [e.val_loss for e in result.history],
-                          tmp / "loss.png")
-        plots.cer_curve(epochs_seen, [e.val_cer for e in result.history], tmp / "cer.png")
-        plots.prediction_gallery(x_test[:16], truths[:16], predicted[:16], tmp / "test_gallery.png")
-        charset.save(tmp / "vocab.json")
-        for name in ("loss.png", "cer.png", "test_gallery.png", "vocab.json"):
-            mlflow.log_artifact(str(tmp / name), artifact_path="plots" if name.endswith(".png") else None)
+        for figure in plots.training_figures(result.history, x_test, truths, read["greedy"], tmp):
+            mlflow.log_artifact(str(figure), artifact_path="plots")
+        charset.save(tmp / VOCAB_ARTIFACT)
+        mlflow.log_artifact(str(tmp / VOCAB_ARTIFACT))
 
         example = images.encode_png_base64(data / test_list["path"].iloc[0])
         info = packaging.log_model(result.model, charset, example, calibration=calibration)
         mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
-        progress.say(f"split {split} done: test CER greedy {test_cer:.4f}, beam {test_scores['test_beam_cer']:.4f}, "
-                     f"lexicon {test_scores['test_lexicon_cer']:.4f} (run {run.info.run_id})")
+        progress.say(f"split {split} done: test CER greedy {test_scores['test_cer']:.4f}, "
+                     f"beam {test_scores['test_beam_cer']:.4f}, lexicon {test_scores['test_lexicon_cer']:.4f}, "
+                     f"hybrid {test_scores['test_hybrid_cer']:.4f} (run {run.info.run_id})")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from mlflow.tracking import MlflowClient
 from tests.processes import environment, mlflow_run, run
 
 
+NO_RUN = "0123456789abcdef0123456789abcdef"  # a run id no store has
+
+
 def step(workdir, name, *args):
     return run([sys.executable, "-m", f"steps.{name}", *args], workdir, timeout=120)
 
@@ -30,6 +33,11 @@ def step(workdir, name, *args):
         ("train", ["--splits-uri", "runs:/x", "--data-dir", ".", "--schedule", "step"], "Invalid value for '--schedule'"),
         ("train", ["--splits-uri", "runs:/x", "--data-dir", ".", "--epochs", "0"], "epochs must be at least 1"),
         ("train", ["--splits-uri", "runs:/x", "--data-dir", "/no/such/folder"], "does not exist"),
+        ("train", ["--splits-uri", f"runs:/{NO_RUN}", "--data-dir", "."], "cannot fetch the prepared splits"),
+        ("prepare", ["--words-uri", "/no/such/words.csv"], "cannot fetch the word index"),
+        ("register", ["--parent-run-id", NO_RUN, "--splits-uri", f"runs:/{NO_RUN}", "--data-dir", "."],
+         "cannot fetch the test list"),
+        ("evaluate", ["--data", ".", "--file-list", "/no/such/test.csv"], "cannot fetch the file list"),
         ("download", ["--dataset", "iam", "--url", "/no/such/IAM_Words.zip"], "does not exist"),
         ("evaluate", ["--data", "."], "neither labels.tsv"),
         ("predict", ["/no/such/image.png"], "does not exist"),
