@@ -21,7 +21,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, features
 
 from hwr import font_catalog
-from hwr.font_catalog import REFERENCE_SIZE, load_font
 from hwr.iam import WordRecord, write_words_txt
 from hwr.word_labels import Vocabulary, english_words, sample_label
 
@@ -97,7 +96,7 @@ MAX_LOOSENING = 0.1
 @lru_cache(maxsize=4096)
 def _glyph_origin(path: str, weight: int | None, size: int, char: str) -> tuple[int, int, int, int]:
     """(width, height, origin x, origin y) of a glyph's padded image; the origin is on the baseline."""
-    left, top, right, bottom = load_font(path, size, weight).getbbox(char, anchor="ls")
+    left, top, right, bottom = font_catalog.load_font(path, size, weight).getbbox(char, anchor="ls")
     return right - left + 2 * GLYPH_PAD, bottom - top + 2 * GLYPH_PAD, GLYPH_PAD - left, GLYPH_PAD - top
 
 
@@ -110,7 +109,7 @@ def _glyph_image(path: str, weight: int | None, size: int, char: str, pen_step: 
         return _glyph_image(path, weight, size, char, 0).filter(ImageFilter.MinFilter(3))
     width, height, x, y = _glyph_origin(path, weight, size, char)
     image = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(image).text((x, y), char, font=load_font(path, size, weight), fill=255, anchor="ls")
+    ImageDraw.Draw(image).text((x, y), char, font=font_catalog.load_font(path, size, weight), fill=255, anchor="ls")
     return image
 
 
@@ -126,10 +125,10 @@ def _glyph_with_pen(style: WriterStyle, char: str, pen: float) -> Image.Image:
 
 @lru_cache(maxsize=16384)
 def _advance(path: str, weight: int | None, char: str, following: str) -> float:
-    """Pen advance after `char` at REFERENCE_SIZE, kerning with the next character included.
+    """Pen advance after `char` at the reference size, kerning with the next character included.
 
     Contextual forms and ligatures are off: each glyph is drawn alone, in its isolated form."""
-    font = load_font(path, REFERENCE_SIZE, weight)
+    font = font_catalog.load_font(path, font_catalog.REFERENCE_SIZE, weight)
     if not following:
         return font.getlength(char, features=ISOLATED_FORMS)
     pair = font.getlength(char + following, features=ISOLATED_FORMS)
@@ -193,7 +192,7 @@ def _place_glyphs(text: str, style: WriterStyle, rng: np.random.Generator):
     """Each glyph's ink and canvas corner, along the baseline with the writer's spacing and jitter."""
     path, weight = style.font_path, style.weight
     x_height = font_catalog.x_height_ratio(path, weight) * style.size
-    unit = style.size / REFERENCE_SIZE
+    unit = style.size / font_catalog.REFERENCE_SIZE
     word_scale = 1 + rng.normal(0, 0.03)
     slant = style.slant + rng.normal(0, 0.03)
     baseline = _baseline(rng, style, x_height)
