@@ -1,0 +1,102 @@
+"""The lexicon and hybrid decoders' constants, swept on a model's validation words.
+
+Lexicon size (hwr.lexicon.DEFAULT_SIZE) x word-prior weight (hwr.decode.PRIOR_WEIGHT) x the
+hybrid decoder's out-of-lexicon penalty (OUT_OF_LEXICON_PENALTY): CER and words right of each
+combination, beside today's defaults (the baseline, decoded in the same run); the figures go
+to bench/results/decoders.json. The network runs
+once; every combination decodes the same probabilities, and the free beam is searched once too,
+since the hybrid decoder is "lexicon word or free beam's best" (hwr.decode.hybrid_decode).
+
+Tune on validation words, never on the test words you report:
+
+    python bench/decoders.py --model-uri models:/hwr/3 --data data/iam-<digest> \
+        --file-list mlruns/0/<prepare run>/artifacts/splits/split-0/val.csv \
+        [--sizes 50000,100000,200000] [--weights 0.5,0.75] [--penalties 18,22]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def sweep(probs, truths, charset, sizes, weights, penalties, beam_width=50):
+    """One row per (size, weight): the lexicon decoder's scores and the hybrid decoder's at each penalty."""
+    from hwr import metrics
+    from hwr.decode import beam_decode, lexicon_decode
+    from hwr.lexicon import default_lexicon
+
+    def scores(texts):
+        return {"cer": metrics.cer(truths, texts), "words": metrics.word_accuracy(truths, texts)}
+
+    free = beam_decode(probs, charset, beam_width)
+    rows = []
+    for size in sizes:
+        lexicon = default_lexicon(charset, size)
+        for weight in weights:
+            words = lexicon_decode(probs, charset, lexicon, beam_width, prior_weight=weight)
+            row = {"size": size, "weight": weight, "covers": sum(t in lexicon for t in truths) / len(truths),
+                   "lexicon": scores([w.text for w in words]), "hybrid": {}}
+            for penalty in penalties:  # hybrid_decode's rule, on the searches already made
+                texts = [f.text if f.text not in lexicon and f.log_prob - penalty > w.log_prob else w.text
+                         for w, f in zip(words, free)]
+                row["hybrid"][penalty] = scores(texts)
+            rows.append(row)
+    return rows
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+@click.command()
+@click.option("--model-uri", required=True, help="A registered or logged hwr model, e.g. models:/hwr/3.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="The images' folder.")
+@click.option("--file-list", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A (path, text) CSV of validation words, paths relative to --data (a prepare run's val.csv).")
+@click.option("--sizes", default="50000,100000,200000", show_default=True)
+@click.option("--weights", default="0.5,0.75,1.0", show_default=True)
+@click.option("--penalties", default="14,18,22,26", show_default=True)
+def main(model_uri, data, file_list, sizes, weights, penalties):
+    from hwr.runtime import quiet_tensorflow
+
+    quiet_tensorflow()
+    import mlflow
+
+    from hwr import decode, lexicon
+    from hwr.evaluation import read_file_list
+    from hwr.images import load_file
+
+    labelled = read_file_list(Path(file_list), Path(data))
+    recognizer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().recognizer
+    import numpy as np
+
+    images = np.stack([load_file(Path(f)) for f in labelled["file"]])
+    probs = decode.softmax(recognizer.logits(images))
+    truths = list(labelled["text"])
+    baseline = (lexicon.DEFAULT_SIZE, decode.PRIOR_WEIGHT, decode.OUT_OF_LEXICON_PENALTY)
+    rows = sweep(probs, truths, recognizer.charset, sorted({baseline[0], *map(int, _floats(sizes))}),
+                 sorted({baseline[1], *_floats(weights)}), sorted({baseline[2], *_floats(penalties)}))
+    print(f"{len(truths)} words; CER / words right; today's defaults: size {baseline[0]}, "
+          f"weight {baseline[1]}, penalty {baseline[2]:g}")
+    base = next(r for r in rows if (r["size"], r["weight"]) == baseline[:2])["hybrid"][baseline[2]]["cer"]
+    for row in rows:
+        cells = [f"lexicon {row['lexicon']['cer']:.4f}/{row['lexicon']['words']:.3f}"]
+        cells += [f"p{p:g} {s['cer']:.4f}/{s['words']:.3f}" for p, s in row["hybrid"].items()]
+        print(f"size {row['size']:>7} (covers {row['covers']:.3f}) weight {row['weight']:<4g} " + "  ".join(cells))
+    best = min(((r["size"], r["weight"], p, s["cer"]) for r in rows for p, s in r["hybrid"].items()), key=lambda t: t[3])
+    print(f"best hybrid: size {best[0]}, weight {best[1]:g}, penalty {best[2]:g}: CER {best[3]:.4f} "
+          f"against {base:.4f} with today's defaults")
+    from bench.common import save
+
+    save("decoders", {"model_uri": model_uri, "words": len(truths), "baseline_hybrid_cer": base,
+                      "best": {"size": best[0], "weight": best[1], "penalty": best[2], "hybrid_cer": best[3]},
+                      "rows": [{**r, "hybrid": {str(p): s for p, s in r["hybrid"].items()}} for r in rows]})
+
+
+if __name__ == "__main__":
+    main()

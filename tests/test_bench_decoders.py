@@ -1,0 +1,41 @@
+"""bench/decoders.py's sweep must score exactly what the product's decoders return."""
+
+import numpy as np
+
+from bench.decoders import sweep
+from hwr import metrics
+from hwr.charset import Charset
+from hwr.decode import hybrid_decode, lexicon_decode, softmax
+from hwr.lexicon import default_lexicon
+
+SIZE = 2000  # a small default lexicon keeps the test fast; the rule is the same at any size
+
+
+def noisy_readings(charset, texts, frames=16, seed=0):
+    """Logits that spell each text (one character per frame, blanks between), with noise."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 1.0, (len(texts), frames, charset.num_classes))
+    for row, text in enumerate(texts):
+        for i, index in enumerate(charset.encode(text)):
+            logits[row, 2 * i, index] += 6.0
+            logits[row, 2 * i + 1, 0] += 6.0
+        logits[row, 2 * len(text):, 0] += 6.0
+    return softmax(logits.astype(np.float32))
+
+
+def test_the_sweep_reproduces_the_lexicon_and_hybrid_decoders():
+    charset = Charset.from_texts(["abcdefghijklmnopqrstuvwxyz"])
+    truths = ["the", "house", "water", "zqxv", "people", "thr"]  # two outside any lexicon
+    probs = noisy_readings(charset, truths)
+    lexicon = default_lexicon(charset, SIZE)
+    rows = sweep(probs, truths, charset, sizes=[SIZE], weights=[0.5], penalties=[0.0, 18.0, 1e6])
+    (row,) = rows
+    words = [d.text for d in lexicon_decode(probs, charset, lexicon, 50, prior_weight=0.5)]
+    assert row["lexicon"]["cer"] == metrics.cer(truths, words)
+    for penalty in (0.0, 18.0, 1e6):
+        hybrid = [d.text for d in hybrid_decode(probs, charset, lexicon, 50, prior_weight=0.5, penalty=penalty)]
+        assert row["hybrid"][penalty]["cer"] == metrics.cer(truths, hybrid)
+    # An unbearable penalty is the lexicon decoder; no penalty lets the clear non-words through.
+    assert row["hybrid"][1e6] == row["lexicon"]
+    assert row["hybrid"][0.0]["cer"] < row["lexicon"]["cer"]
+    assert row["covers"] == sum(t in lexicon for t in truths) / len(truths)
