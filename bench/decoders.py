@@ -66,6 +66,7 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
 
     quiet_tensorflow()
     import mlflow
+    import numpy as np
 
     from hwr import decode, lexicon
     from hwr.evaluation import read_file_list
@@ -73,8 +74,6 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
 
     labelled = read_file_list(Path(file_list), Path(data))
     recognizer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().recognizer
-    import numpy as np
-
     images = np.stack([load_file(Path(f)) for f in labelled["file"]])
     probs = decode.softmax(recognizer.logits(images))
     truths = list(labelled["text"])
