@@ -3,9 +3,9 @@
 Lexicon size (hwr.lexicon.DEFAULT_SIZE) x word-prior weight (hwr.decode.PRIOR_WEIGHT) x the
 hybrid decoder's out-of-lexicon penalty (OUT_OF_LEXICON_PENALTY): CER and words right of each
 combination, beside today's defaults (the baseline, decoded in the same run); the figures go
-to bench/results/decoders.json. The network runs
-once; every combination decodes the same probabilities, and the free beam is searched once too,
-since the hybrid decoder is "lexicon word or free beam's best" (hwr.decode.hybrid_decode).
+to bench/results/decoders.json. The network runs once; every combination decodes the same
+probabilities, and the free beam is searched once too, since the hybrid decoder is "lexicon
+word or free beam's best" (hwr.decode.hybrid_decode).
 
 Tune on validation words, never on the test words you report:
 
