@@ -24,11 +24,13 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def sweep(probs, truths, charset, sizes, weights, penalties, beam_width=50):
+def sweep(probs, truths, charset, sizes, weights, penalties, beam_width=None):
     """One row per (size, weight): the lexicon decoder's scores and the hybrid decoder's at each penalty."""
     from hwr import metrics
-    from hwr.decode import beam_decode, lexicon_decode
+    from hwr.decode import DEFAULT_BEAM_WIDTH, beam_decode, hybrid_choice, lexicon_decode
     from hwr.lexicon import default_lexicon
+
+    beam_width = beam_width or DEFAULT_BEAM_WIDTH
 
     def scores(texts):
         return {"cer": metrics.cer(truths, texts), "words": metrics.word_accuracy(truths, texts)}
@@ -41,10 +43,8 @@ def sweep(probs, truths, charset, sizes, weights, penalties, beam_width=50):
             words = lexicon_decode(probs, charset, lexicon, beam_width, prior_weight=weight)
             row = {"size": size, "weight": weight, "covers": sum(t in lexicon for t in truths) / len(truths),
                    "lexicon": scores([w.text for w in words]), "hybrid": {}}
-            for penalty in penalties:  # hybrid_decode's rule, on the searches already made
-                texts = [f.text if f.text not in lexicon and f.log_prob - penalty > w.log_prob else w.text
-                         for w, f in zip(words, free)]
-                row["hybrid"][penalty] = scores(texts)
+            for penalty in penalties:  # hybrid_decode's pick, on the searches already made
+                row["hybrid"][penalty] = scores([d.text for d in hybrid_choice(words, free, lexicon, penalty)])
             rows.append(row)
     return rows
 

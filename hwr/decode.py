@@ -131,6 +131,13 @@ def hybrid_decode(
     """
     words = lexicon_decode(probs, charset, lexicon, beam_width, min_char_prob, prior_weight)
     free = beam_decode(probs, charset, beam_width, min_char_prob)
+    return hybrid_choice(words, free, lexicon, penalty)
+
+
+def hybrid_choice(words: list[Decoded], free: list[Decoded], lexicon: Lexicon,
+                  penalty: float = OUT_OF_LEXICON_PENALTY) -> list[Decoded]:
+    """hybrid_decode's pick per image, from the lexicon search's and the free beam's results: the
+    free text, scored log P(text | image) - penalty, where it is no lexicon word and beats the word."""
     return [Decoded(f.text, f.log_prob - penalty, f.share)
             if f.text not in lexicon and f.log_prob - penalty > w.log_prob else w
             for w, f in zip(words, free)]
