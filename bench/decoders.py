@@ -1,9 +1,9 @@
 """The lexicon and hybrid decoders' constants, swept on a model's validation words.
 
-Lexicon size (hwr.lexicon.DEFAULT_SIZE) x word-prior weight (hwr.decode.PRIOR_WEIGHT) x the
-hybrid decoder's out-of-lexicon penalty (OUT_OF_LEXICON_PENALTY): CER and words right of each
-combination, beside today's defaults (the baseline, decoded in the same run); the figures go
-to bench/results/decoders.json. The network runs once; every combination decodes the same
+Lexicon size x word-prior weight x the hybrid decoder's out-of-lexicon penalty (the fields of
+hwr.decode.DecoderSettings): CER and words right of each combination, beside the settings the
+model was logged with (the baseline, decoded in the same run); the figures go to
+bench/results/decoders.json. The network runs once; every combination decodes the same
 probabilities, and the free beam is searched once too, since the hybrid decoder is "lexicon
 word or free beam's best" (hwr.decode.hybrid_decode).
 
@@ -68,7 +68,7 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
     import mlflow
     import numpy as np
 
-    from hwr import decode, lexicon
+    from hwr import decode
     from hwr.evaluation import read_file_list
     from hwr.images import load_file
 
@@ -77,10 +77,11 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
     images = np.stack([load_file(Path(f)) for f in labelled["file"]])
     probs = decode.softmax(recognizer.logits(images))
     truths = list(labelled["text"])
-    baseline = (lexicon.DEFAULT_SIZE, decode.PRIOR_WEIGHT, decode.OUT_OF_LEXICON_PENALTY)
+    own = recognizer.settings  # what the model is served with, and calibrated for
+    baseline = (own.lexicon_size, own.prior_weight, own.penalty)
     rows = sweep(probs, truths, recognizer.charset, sorted({baseline[0], *map(int, _floats(sizes))}),
                  sorted({baseline[1], *_floats(weights)}), sorted({baseline[2], *_floats(penalties)}))
-    print(f"{len(truths)} words; CER / words right; today's defaults: size {baseline[0]}, "
+    print(f"{len(truths)} words; CER / words right; the model's own settings: size {baseline[0]}, "
           f"weight {baseline[1]}, penalty {baseline[2]:g}")
     base = next(r for r in rows if (r["size"], r["weight"]) == baseline[:2])["hybrid"][baseline[2]]["cer"]
     for row in rows:
@@ -89,7 +90,7 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
         print(f"size {row['size']:>7} (covers {row['covers']:.3f}) weight {row['weight']:<4g} " + "  ".join(cells))
     best = min(((r["size"], r["weight"], p, s["cer"]) for r in rows for p, s in r["hybrid"].items()), key=lambda t: t[3])
     print(f"best hybrid: size {best[0]}, weight {best[1]:g}, penalty {best[2]:g}: CER {best[3]:.4f} "
-          f"against {base:.4f} with today's defaults")
+          f"against {base:.4f} with the model's own settings")
     from bench.common import save
 
     save("decoders", {"model_uri": model_uri, "words": len(truths), "baseline_hybrid_cer": base,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from hwr.charset import Charset
-from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
+from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 
 if TYPE_CHECKING:
     from hwr.lexicon import Lexicon
@@ -101,6 +101,7 @@ def fit(
     beam_width: int = DEFAULT_BEAM_WIDTH,
     lexicon: Lexicon | None = None,
     decoders: Sequence[str] = DECODERS,
+    settings: DecoderSettings = DecoderSettings(),
 ) -> dict:
     """Fit one Platt model per decoder on validation logits (n, frames, classes) and their true texts.
 
@@ -109,12 +110,13 @@ def fit(
     or only right or only wrong answers: the confidence then stays the model's own probability),
     "features", "weights", "bias", "samples", "accuracy" (exact-match rate), and "ece" and
     "ece_uncalibrated" (expected calibration error on these same samples, with and without it).
-    lexicon=None means the default lexicon.
+    lexicon=None means the default lexicon. The scores, and so the fit, hold for the lexicon and
+    hybrid decoders' `settings`: a model must be served with the settings it was calibrated with.
     """
     probs = softmax(np.asarray(logits_val, dtype=np.float64))
     entries = {}
     for decoder in decoders:
-        decoded = decode(probs, charset, decoder, beam_width, lexicon)
+        decoded = decode(probs, charset, decoder, beam_width, lexicon, settings)
         correct = np.array([d.text == truth for d, truth in zip(decoded, texts_val, strict=True)], dtype=bool)
         ece_uncalibrated = expected_calibration_error(uncalibrated(decoded), correct)
         reason = _identity_reason(correct)

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from hwr.charset import BLANK, Charset
-
-if TYPE_CHECKING:
-    from hwr.lexicon import Lexicon
+from hwr.lexicon import DEFAULT_SIZE as DEFAULT_LEXICON_SIZE
+from hwr.lexicon import Lexicon, default_lexicon
 
 DECODERS = ("greedy", "beam", "lexicon", "hybrid")
 # On validation words of held-out IAM writers, widening the lexicon decoder's beam from 10 to 50
@@ -37,12 +35,49 @@ MIN_CHAR_PROB = 1e-3
 # Probabilities are floored so that no score is log(0), as the greedy confidence always was.
 PROB_FLOOR = 1e-12
 # How much the lexicon decoder trusts word frequencies against the image (0 = not at all); chosen
-# on validation words of held-out writers (docs/measurements.md, "Tuning the decoders").
-PRIOR_WEIGHT = 0.5
+# with the lexicon's size on validation words of held-out writers (docs/measurements.md, "Tuning
+# the decoders": 0.75 with 200k words beat 0.5 with 50k once the models read well).
+PRIOR_WEIGHT = 0.75
 # The hybrid decoder's log-score penalty for a text outside the lexicon: it wins only when the
-# image reads e**18 times better as that text than as the best (prior-weighted) lexicon word.
-# Chosen on validation words of held-out writers (docs/measurements.md), where 14-22 were all within 0.3 points.
-OUT_OF_LEXICON_PENALTY = 18.0
+# image reads e**22 times better as that text than as the best (prior-weighted) lexicon word.
+# Chosen with PRIOR_WEIGHT, where a heavier prior pulls every lexicon word's score down.
+OUT_OF_LEXICON_PENALTY = 22.0
+
+
+@dataclass(frozen=True)
+class DecoderSettings:
+    """The lexicon and hybrid decoders' constants: the default lexicon's size, the word-prior weight
+    and the out-of-lexicon penalty. A model's confidence calibration is fitted to the scores these
+    give, so a logged model keeps the settings it was calibrated with (hwr.packaging) and is served
+    with them, whatever the defaults are by then."""
+
+    lexicon_size: int = DEFAULT_LEXICON_SIZE
+    prior_weight: float = PRIOR_WEIGHT
+    penalty: float = OUT_OF_LEXICON_PENALTY
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> DecoderSettings:
+        """Settings from to_dict's form; a ValueError names a missing, unknown or invalid field."""
+        if not isinstance(values, dict):
+            raise ValueError(f"decoder settings must be a JSON object, got {type(values).__name__}")
+        expected = {f.name for f in fields(cls)}
+        if set(values) != expected:
+            raise ValueError(f"decoder settings need exactly {sorted(expected)}, got {sorted(values)}")
+        size, weight, penalty = values["lexicon_size"], values["prior_weight"], values["penalty"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"lexicon_size must be a positive integer, got {size!r}")
+        for name, value in (("prior_weight", weight), ("penalty", penalty)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be a number of at least 0, got {value!r}")
+        return cls(size, float(weight), float(penalty))
+
+
+# The constants of every model logged before models stored their own: 50k words, weight 0.5,
+# penalty 18. Such models' calibration was fitted to these scores, so they keep decoding with them.
+LEGACY_SETTINGS = DecoderSettings(lexicon_size=50_000, prior_weight=0.5, penalty=18.0)
 
 
 @dataclass(frozen=True)
@@ -126,7 +161,7 @@ def hybrid_decode(
 
     The free beam's best text is the best-scoring text outside the lexicon whenever it is not a
     lexicon word itself. If it is one, the lexicon search weighed it, and no other text can beat
-    it while its prior term is above -penalty (P(w) > e**-36 for the defaults). log_prob is the
+    it while its prior term is above -penalty (P(w) > e**-29 for the defaults). log_prob is the
     winner's score; share is its share of the beam that found it.
     """
     words = lexicon_decode(probs, charset, lexicon, beam_width, min_char_prob, prior_weight)
@@ -149,19 +184,21 @@ def decode(
     decoder: str = "greedy",
     beam_width: int = DEFAULT_BEAM_WIDTH,
     lexicon: Lexicon | None = None,
+    settings: DecoderSettings = DecoderSettings(),
 ) -> list[Decoded]:
-    """Decode with the decoder named `decoder`; lexicon and hybrid use the default lexicon unless given one."""
+    """Decode with the decoder named `decoder`; lexicon and hybrid use the default lexicon of
+    `settings.lexicon_size` words unless given one, and `settings`' prior weight and penalty."""
     if decoder == "greedy":
         return greedy_decode(probs, charset)
     if decoder == "beam":
         return beam_decode(probs, charset, beam_width)
     if decoder in ("lexicon", "hybrid"):
         if lexicon is None:
-            from hwr.lexicon import default_lexicon
-
-            lexicon = default_lexicon(charset)
-        search = lexicon_decode if decoder == "lexicon" else hybrid_decode
-        return search(probs, charset, lexicon, beam_width)
+            lexicon = default_lexicon(charset, settings.lexicon_size)
+        if decoder == "lexicon":
+            return lexicon_decode(probs, charset, lexicon, beam_width, prior_weight=settings.prior_weight)
+        return hybrid_decode(probs, charset, lexicon, beam_width, prior_weight=settings.prior_weight,
+                             penalty=settings.penalty)
     raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
 
 

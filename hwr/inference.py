@@ -10,7 +10,7 @@ import numpy as np
 
 from hwr.calibration import apply as calibrated_confidence
 from hwr.charset import Charset
-from hwr.decode import DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
+from hwr.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 from hwr.lexicon import Lexicon
 from hwr.model import frames_for_width
 
@@ -25,9 +25,11 @@ class Recognizer:
         batch_size: int = BATCH,
         calibration: dict | None = None,
         lexicon: Lexicon | None = None,
+        settings: DecoderSettings = DecoderSettings(),
     ):
         """`calibration` is hwr.calibration.fit's dict (None: confidence is the model's own
-        probability); `lexicon` replaces the default one for lexicon decoding."""
+        probability), fitted with `settings`, the lexicon and hybrid decoders' constants;
+        `lexicon` replaces the default one for lexicon decoding."""
         import tensorflow as tf
 
         self.model = model
@@ -35,6 +37,7 @@ class Recognizer:
         self.batch_size = batch_size
         self.calibration = calibration
         self.lexicon = lexicon
+        self.settings = settings
         _, self.height, self.width, _ = model.input_shape
         spec = tf.TensorSpec([None, self.height, self.width, 1], tf.float32)
         self._logits = tf.function(lambda x: model(x, training=False), input_signature=[spec])
@@ -53,7 +56,7 @@ class Recognizer:
         self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
     ) -> list[Decoded]:
         """Raw decoder results (text and scores) of (N, frames, classes) logits."""
-        return decode(softmax(logits), self.charset, decoder, beam_width, self.lexicon)
+        return decode(softmax(logits), self.charset, decoder, beam_width, self.lexicon, self.settings)
 
     def recognize_logits(
         self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH

@@ -24,10 +24,11 @@ import numpy as np
 from hwr.charset import Charset
 from hwr.iam_stats import CASE_SHARES, PUNCTUATION, PUNCTUATION_SHARE
 
-# On 1,835 IAM validation words read by a weakly trained model, 50k words covered 96.6% of the
-# labels and 100k 97.4%, but the longer list's rare words stole more reads than it added
-# (lexicon decoding got 35.4% of the words right against 34.2%).
-DEFAULT_SIZE = 50_000
+# For a weakly trained model 50k words beat 100k (the longer list's rare words stole more reads
+# than they added); for the 85-minute preset's models 200k words (covering 98.1 % of held-out
+# writers' validation words against 96.7 %) read them 0.6 points of CER better with the hybrid
+# decoder (docs/measurements.md, "Tuning the decoders"). Building it takes ~4 s when a model loads.
+DEFAULT_SIZE = 200_000
 APOSTROPHE_SUFFIXES = ("'s", "'t", "'ll", "'re", "'ve", "'d", "'m")
 # wordfreq drops a word's final period; IAM writes these with it.
 ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "st", "jr", "sr", "messrs", "rev", "prof", "gen", "col", "capt", "lt",

@@ -14,8 +14,8 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 import hwr
 from hwr.charset import Charset
-from hwr.decode import DEFAULT_BEAM_WIDTH
-from hwr.pyfunc import INPUT_COLUMN, HwrModel
+from hwr.decode import DEFAULT_BEAM_WIDTH, DecoderSettings
+from hwr.pyfunc import INPUT_COLUMN, SETTINGS_ARTIFACT, HwrModel
 
 # What a served model imports; versions are the ones installed here, so a rebuilt environment
 # (mlflow models serve with conda/virtualenv, build-docker) matches the one that trained it.
@@ -33,16 +33,24 @@ def pip_requirements() -> list[str]:
 
 
 def log_model(
-    keras_model, charset: Charset, example_image_b64: str, name: str = "model", calibration: dict | None = None
+    keras_model,
+    charset: Charset,
+    example_image_b64: str,
+    name: str = "model",
+    calibration: dict | None = None,
+    settings: DecoderSettings = DecoderSettings(),
 ):
     """Log the pyfunc model in the active run; returns MLflow's ModelInfo.
 
-    `calibration` (hwr.calibration.fit's dict) travels as a JSON artifact the served model applies.
+    `calibration` (hwr.calibration.fit's dict) travels as a JSON artifact the served model applies;
+    so do the decoder `settings` it was fitted with, which the served model decodes with.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        artifacts = {"keras_model": str(Path(tmp) / "model.keras"), "charset": str(Path(tmp) / "charset.json")}
+        artifacts = {"keras_model": str(Path(tmp) / "model.keras"), "charset": str(Path(tmp) / "charset.json"),
+                     SETTINGS_ARTIFACT: str(Path(tmp) / "decoder_settings.json")}
         keras_model.save(artifacts["keras_model"])
         charset.save(artifacts["charset"])
+        Path(artifacts[SETTINGS_ARTIFACT]).write_text(json.dumps(settings.to_dict(), indent=1), encoding="utf-8")
         if calibration is not None:
             artifacts["calibration"] = str(Path(tmp) / "calibration.json")
             Path(artifacts["calibration"]).write_text(json.dumps(calibration, indent=1), encoding="utf-8")

@@ -14,10 +14,11 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH
+from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH, LEGACY_SETTINGS, DecoderSettings
 from hwr.errors import InvalidImageError
 
 INPUT_COLUMN = "image"
+SETTINGS_ARTIFACT = "decoder_settings"  # the lexicon and hybrid decoders' constants the model was calibrated with
 MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
 
 
@@ -65,6 +66,17 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+def load_settings(path: str | None) -> DecoderSettings:
+    """A logged model's decoder settings; models logged before they were stored get the constants
+    of their time, which their calibration was fitted to."""
+    if path is None:
+        return LEGACY_SETTINGS
+    try:
+        return DecoderSettings.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except ValueError as exc:  # json.JSONDecodeError is one too
+        raise ValueError(f"the model's {SETTINGS_ARTIFACT} artifact is unreadable: {exc}") from None
+
+
 class HwrModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         from hwr.runtime import quiet_tensorflow
@@ -79,7 +91,8 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         # Models logged before calibration existed have no such artifact.
         calibration_path = context.artifacts.get("calibration")
         calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
-        self.recognizer = Recognizer(model, Charset.load(context.artifacts["charset"]), calibration=calibration)
+        self.recognizer = Recognizer(model, Charset.load(context.artifacts["charset"]), calibration=calibration,
+                                     settings=load_settings(context.artifacts.get(SETTINGS_ARTIFACT)))
         # Trace the graph and build the lexicon now, so the first request pays for neither.
         logits = self.recognizer.logits(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
         self.recognizer.recognize_logits(logits, decoder="lexicon")

@@ -49,6 +49,7 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
     limit_threads(threads)
     from hwr import images, packaging, plots, training
     from hwr.calibration import fit as fit_calibration
+    from hwr.decode import DecoderSettings
     from hwr.evaluation import score_decoders
     from hwr.inference import Recognizer
     from hwr.model import frames_for_width
@@ -97,9 +98,12 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
                                 init=initializer(init_model, charset), on_epoch=report)
         mlflow.set_tag("hwr.stopped_because", result.stopped_because)
 
-        # Confidence calibration for every decoder, fitted on the validation words.
-        recognizer = Recognizer(result.model, charset)
-        calibration = fit_calibration(recognizer.logits(x_val), list(val_ok["text"]), charset)
+        # Confidence calibration for every decoder, fitted on the validation words with today's
+        # decoder settings, which the logged model keeps (and the run shows beside its scores).
+        settings = DecoderSettings()
+        mlflow.log_params({f"decoder_{name}": value for name, value in settings.to_dict().items()})
+        recognizer = Recognizer(result.model, charset, settings=settings)
+        calibration = fit_calibration(recognizer.logits(x_val), list(val_ok["text"]), charset, settings=settings)
         recognizer.calibration = calibration
         for decoder, entry in calibration["decoders"].items():
             mlflow.log_metrics({f"val_{decoder}_ece": entry["ece"],
@@ -115,7 +119,7 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         mlflow.log_artifact(str(tmp / VOCAB_ARTIFACT))
 
         example = images.encode_png_base64(data / test_list["path"].iloc[0])
-        info = packaging.log_model(result.model, charset, example, calibration=calibration)
+        info = packaging.log_model(result.model, charset, example, calibration=calibration, settings=settings)
         mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
         progress.say(f"split {split} done: test CER greedy {test_scores['test_cer']:.4f}, "
                      f"beam {test_scores['test_beam_cer']:.4f}, lexicon {test_scores['test_lexicon_cer']:.4f}, "
