@@ -195,7 +195,7 @@ def test_the_prior_settles_an_ambiguous_image_for_the_frequent_word():
     weighted = Lexicon(["ab", "ac"], {"ab": 0.1, "ac": 0.9})
     assert lexicon_decode(probs[None], CS, Lexicon(["ab", "ac"]))[0].text == "ab"
     assert lexicon_decode(probs[None], CS, weighted, prior_weight=0.0)[0].text == "ab"
-    assert lexicon_decode(probs[None], CS, weighted)[0].text == "ac"  # 0.6 * 0.1 ** 0.5 < 0.4 * 0.9 ** 0.5
+    assert lexicon_decode(probs[None], CS, weighted, prior_weight=0.5)[0].text == "ac"  # 0.6 * 0.1 ** 0.5 < 0.4 * 0.9 ** 0.5
 
 
 def test_a_word_the_frames_cannot_spell_is_never_returned():
@@ -228,7 +228,8 @@ def test_wide_hybrid_search_maximises_one_score_over_lexicon_words_and_every_oth
     score.update({word: math.log(ctc_probability(probs, word)) + 0.5 * math.log(lexicon.word_prior(word))
                   for word in lexicon.words if ctc_probability(probs, word) > 0})
     best = max(score, key=score.get)
-    [result] = hybrid_decode(probs[None], CS, lexicon, beam_width=WIDE, min_char_prob=0.0, penalty=penalty)
+    [result] = hybrid_decode(probs[None], CS, lexicon, beam_width=WIDE, min_char_prob=0.0, prior_weight=0.5,
+                             penalty=penalty)
     assert result.text == best
     assert result.log_prob == pytest.approx(score[best], rel=1e-9)
 
