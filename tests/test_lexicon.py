@@ -5,7 +5,7 @@ import pytest
 
 from hwr.charset import Charset
 from hwr.decode import lexicon_decode, softmax
-from hwr.lexicon import APOSTROPHE_SUFFIXES, Lexicon, build, default_lexicon, from_file
+from hwr.lexicon import APOSTROPHE_SUFFIXES, Lexicon, build, build_default, default_lexicon, from_file
 
 # IAM's characters: letters of both cases, digits and its punctuation marks.
 IAM = Charset(tuple(sorted(set(string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"))))
@@ -62,6 +62,19 @@ def test_default_lexicon_is_general_english_in_iam_tokens_built_once_per_process
     # wordfreq writes longer numbers with their digits replaced by 0: placeholders, not words.
     assert "0000" not in lexicon and "00" not in lexicon and "10000" not in lexicon
     assert all(set(word) <= set(IAM.chars) for word in lexicon.words)
+
+
+def test_building_the_default_lexicon_leaves_wordfreqs_word_lists_uncached():
+    import wordfreq
+
+    cached = (wordfreq.get_frequency_dict, wordfreq.get_frequency_list, wordfreq.top_n_list)
+    built = build_default(IAM, 2_000)
+    assert all(function.cache_info().currsize > 0 for function in cached)  # what the build filled
+    # default_lexicon's own body (its lru_cache may already hold this charset and size).
+    lexicon = default_lexicon.__wrapped__(IAM, 2_000)
+    assert lexicon.words == built.words
+    assert [function.cache_info().currsize for function in cached] == [0, 0, 0]
+    assert lexicon.word_prior("the") == built.word_prior("the") > 0
 
 
 def test_word_priors_sum_over_prefixes():
