@@ -286,6 +286,17 @@ def served():
     return model
 
 
+def test_loading_the_served_model_warns_nothing_about_predicts_type_hints():
+    """MLflow warns on every import and load of a PythonModel whose predict input has no type hint."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-W", "always", "-c", "import hwr.pyfunc"], capture_output=True,
+                          text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    assert "type hint" not in done.stderr, done.stderr
+
+
 def image_b64():
     from hwr.images import encode_png_base64
 
