@@ -43,13 +43,17 @@ class Recipe:
     schedule: str = "constant"  # constant | cosine (warm-up, then cosine decay over the budget)
     patience: int = 0  # stop after this many epochs without a better val_cer; 0 = never
     max_minutes: float = 0.0  # stop once this much training time has passed; 0 = no limit
+    # Momentum of an exponential moving average of the weights (Polyak averaging); 0 = off. When on,
+    # every epoch is validated, and the best kept, with the averaged weights instead of the last ones.
+    ema: float = 0.0
     seed: int = 0
 
     SCHEDULES = ("constant", "cosine")
 
     def effective(self) -> "Recipe":
         if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation
-            return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3})
+            return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3,
+                             "ema": 0.0})
         return self
 
 
@@ -188,14 +192,17 @@ def train(
     y_train = charset.encode_batch(train_texts, max_len)
     y_val = charset.encode_batch(val_texts, max_len)
     # XLA ("auto" turns it on) makes CPU training slower here: measured, see the design notes.
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=keras.losses.CTC(), jit_compile=False)
+    optimizer = keras.optimizers.Adam(recipe.learning_rate, use_ema=recipe.ema > 0, ema_momentum=recipe.ema or 0.99)
+    model.compile(optimizer=optimizer, loss=keras.losses.CTC(), jit_compile=False)
     result = TrainResult(model)
     started = time.monotonic()
     steps = math.ceil(len(x_train) / recipe.batch_size)
-    callbacks = [
-        _schedule_callback(recipe, steps, started, result),
-        _evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result),
-    ]
+    callbacks = [_schedule_callback(recipe, steps, started, result)]
+    if recipe.ema:
+        # Puts the averaged weights in the model at each epoch's end (for the evaluator after it)
+        # and the training weights back at the next epoch's start.
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks.append(_evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result))
     model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed),
               epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks,
               shuffle=False)  # training_dataset shuffles; Keras would warn that it ignores shuffle=True

@@ -60,8 +60,8 @@ class Pipeline:
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
                  sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
-                 **recipe) -> list[str]:
-    """`recipe`: the train step's model, augment, schedule, patience, max_minutes and init_model.
+                 val_fraction, **recipe) -> list[str]:
+    """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model and ema.
 
     Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
@@ -69,7 +69,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
     data_dir = download.data.tags[DATA_DIR_TAG]
     prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv", "splits": splits,
                                         "seed": seed, "split_by": split_by, "writers": writers,
-                                        "test_fraction": test_fraction})
+                                        "test_fraction": test_fraction, "val_fraction": val_fraction})
     splits_uri = f"runs:/{prepare.info.run_id}"
     # Reused step runs keep their first parent; record on this parent which ones it used.
     mlflow.set_tags({"hwr.download_run": download.info.run_id, "hwr.prepare_run": prepare.info.run_id,
@@ -129,12 +129,15 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--writers", default="none", show_default=True, help="Form -> writer table, for --split-by writer.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
               show_default=True)
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True)
 @click.option("--model", type=click.Choice(MODELS), default="compact", show_default=True)
 @click.option("--augment", type=click.BOOL, default=False, show_default=True)
 @click.option("--schedule", type=click.Choice(Recipe.SCHEDULES), default="constant", show_default=True)
 @click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--init-model", default="none", show_default=True)
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True)
 @user_errors
 def main(**options):
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened

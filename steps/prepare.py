@@ -30,18 +30,21 @@ def read_index(words_uri: str) -> pd.DataFrame:
               help="A form -> writer table (tab-separated form, writer), for --split-by writer.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
               show_default=True)
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Share of all words each split validates on (early stopping, calibration).")
 @user_errors
-def main(words_uri, k, seed, split_by, writers, test_fraction):
+def main(words_uri, k, seed, split_by, writers, test_fraction, val_fraction):
     with step_run():
         log_params_once({"words_uri": words_uri, "splits": k, "seed": seed, "split_by": split_by,
-                         "writers": writers, "test_fraction": test_fraction})
+                         "writers": writers, "test_fraction": test_fraction, "val_fraction": val_fraction})
         writer_table = splits.read_writers(Path(writers)) if writers != "none" else None
         if split_by == "writer" and writer_table is None:
             raise DataError("--split-by writer needs --writers FILE (a form -> writer table)")
         index = read_index(words_uri)
         # The vocabulary comes from ALL labels, so no test character is unknown to the model.
         charset = Charset.from_texts(index["text"])
-        made = splits.make_splits(index, k, seed, test_fraction=test_fraction, by=split_by, writers=writer_table)
+        made = splits.make_splits(index, k, seed, test_fraction=test_fraction, val_fraction=val_fraction,
+                                  by=split_by, writers=writer_table)
         with tempfile.TemporaryDirectory() as tmp:
             splits.write_splits(made, Path(tmp) / splits.SPLITS_ARTIFACT)
             charset.save(Path(tmp) / splits.VOCAB_ARTIFACT)

@@ -41,9 +41,12 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
               help="Training time budget in minutes; 0 = no limit.")
 @click.option("--init-model", default="none", show_default=True,
               help="Start from this hwr model's weights (models:/NAME@ALIAS, runs:/ID/model); none = from scratch.")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
+              help="Validate and keep an exponential moving average of the weights with this momentum "
+                   "(e.g. 0.999); 0 = off.")
 @user_errors
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
-         schedule, patience, max_minutes, init_model):
+         schedule, patience, max_minutes, init_model, ema):
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
@@ -60,11 +63,11 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         tmp = Path(tmp)
         recipe = Recipe(model=model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                         augment=augment, schedule=schedule, patience=patience, max_minutes=max_minutes,
-                        seed=seed).effective()
+                        ema=ema, seed=seed).effective()
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
                   "batch_size": batch_size, "learning_rate": recipe.learning_rate, "seed": seed, "threads": threads,
                   "model": model_name, "augment": recipe.augment, "schedule": recipe.schedule,
-                  "patience": patience, "max_minutes": max_minutes, "init_model": init_model}
+                  "patience": patience, "max_minutes": max_minutes, "init_model": init_model, "ema": recipe.ema}
         log_params_once(params)
         # mlflow run logs the parameters as given; keras_example overrides some: record what trained.
         mlflow.set_tag("hwr.recipe", f"model={recipe.model} augment={recipe.augment} schedule={recipe.schedule} "

@@ -23,8 +23,9 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     (tmp_path / "www").mkdir()
     archive = build_iam_zip(tmp_path / "src", tmp_path / "www" / "IAM_Words.zip")
     with serve_folder(tmp_path / "www") as (url, requests_seen):
+        # With the iam preset's options that the quick start leaves at their defaults.
         result = mlflow_run(tmp_path, "main", dataset="iam", url=f"{url}/IAM_Words.zip", sha256=sha256_of(archive),
-                            epochs=1, splits=1, data_root=tmp_path / "data")
+                            epochs=1, splits=1, data_root=tmp_path / "data", val_fraction=0.2, ema=0.99)
     assert result.returncode == 0, result.stderr[-5000:]
     assert requests_seen and requests_seen[0][0] == "/IAM_Words.zip"
     client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
@@ -36,6 +37,11 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     data_dir = Path(download.data.tags["hwr.data_dir"])
     assert (data_dir / "words.txt").is_file() and len(list(data_dir.rglob("*.png"))) == 33
     assert str(client.get_model_version_by_alias("hwr", "champion").version) == "1"
+    # main passed val_fraction to prepare (20 % of 30 words) and ema to the training.
+    [prepare] = runs_of(client, "prepare")
+    assert prepare.data.metrics["val_words"] == 6 and prepare.data.params["val_fraction"] == "0.2"
+    [train] = runs_of(client, "train")
+    assert train.data.params["ema"] == "0.99"
 
 
 def test_wrong_checksum_stops_the_pipeline_before_training(tmp_path):

@@ -109,6 +109,23 @@ def test_patience_stops_when_val_cer_stalls():
     assert len(result.history) == result.best_epoch + 2 < 30
 
 
+def test_ema_keeps_and_validates_the_averaged_weights():
+    # With a momentum this close to 1 the average never leaves the weights after the first step,
+    # one Adam step (at most the learning rate) from the start; the raw weights move further.
+    start = build_model("compact", H, W, Charset.from_texts(["abcde"]).num_classes, seed=0)
+    start = start.get_layer("conv0").get_weights()[0]
+    moved = {}
+    for ema in (0.0, 0.99999):
+        result = tiny_training(training.Recipe(model="compact", epochs=2, batch_size=16, learning_rate=0.01, ema=ema))
+        moved[ema] = np.abs(result.model.get_layer("conv0").get_weights()[0] - start).max()
+    assert moved[0.99999] <= 0.01 * 1.001
+    assert moved[0.0] > 2 * 0.01
+
+
+def test_keras_example_recipe_never_averages_weights():
+    assert training.Recipe(model="keras_example", ema=0.999).effective().ema == 0.0
+
+
 def test_cosine_schedule_warms_up_then_decays():
     result = tiny_training(training.Recipe(model="compact", epochs=6, batch_size=16, schedule="cosine",
                                            learning_rate=0.01), n=64)
