@@ -71,7 +71,7 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         log_params_once(params)
         # mlflow run logs the parameters as given; keras_example overrides some: record what trained.
         mlflow.set_tag("hwr.recipe", f"model={recipe.model} augment={recipe.augment} schedule={recipe.schedule} "
-                                     f"learning_rate={recipe.learning_rate}")
+                                     f"learning_rate={recipe.learning_rate} ema={recipe.ema}")
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
             raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")

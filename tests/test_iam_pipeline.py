@@ -41,7 +41,7 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     [prepare] = runs_of(client, "prepare")
     assert prepare.data.metrics["val_words"] == 6 and prepare.data.params["val_fraction"] == "0.2"
     [train] = runs_of(client, "train")
-    assert train.data.params["ema"] == "0.99"
+    assert train.data.params["ema"] == "0.99" and train.data.tags["hwr.recipe"].endswith(" ema=0.99")
 
 
 def test_wrong_checksum_stops_the_pipeline_before_training(tmp_path):
