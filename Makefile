@@ -12,10 +12,13 @@ IAM_EPOCHS ?= 300
 IAM_SPLIT_BY ?= form
 # 0.003 beat 0.001 by 0.8 points of test CER in the 85-minute preset (docs/measurements.md)
 IAM_LEARNING_RATE ?= 0.003
-# ema 0.999 with val_fraction 0.05 (more words to train on) read unseen writers 1.1 points better (hybrid)
-IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P val_fraction=0.05 -P splits=1 -P model=crnn \
-	-P augment=true -P schedule=cosine -P learning_rate=$(IAM_LEARNING_RATE) -P ema=0.999 -P epochs=$(IAM_EPOCHS) \
-	-P patience=20 -P max_minutes=$(IAM_MINUTES)
+# ema 0.999 with val_fraction 0.05 (more words to train on) read unseen writers 1.1 points better (hybrid);
+# IAM_EMA=0 IAM_VAL_FRACTION=0.1 trains as the preset did before them
+IAM_EMA ?= 0.999
+IAM_VAL_FRACTION ?= 0.05
+IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P val_fraction=$(IAM_VAL_FRACTION) -P splits=1 \
+	-P model=crnn -P augment=true -P schedule=cosine -P learning_rate=$(IAM_LEARNING_RATE) -P ema=$(IAM_EMA) \
+	-P epochs=$(IAM_EPOCHS) -P patience=20 -P max_minutes=$(IAM_MINUTES)
 PRETRAIN_MINUTES ?= 25
 PRETRAIN_EPOCHS ?= 300
 PORT ?= 5001
