@@ -1,0 +1,58 @@
+"""The served model runs its recurrent layers unrolled, and reads exactly what the trained model reads."""
+
+import string
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hwr.charset import Charset
+from hwr.model import MODELS, build_model, unroll_recurrent_layers
+
+H, W = 32, 128
+CHARSET = Charset(tuple(string.ascii_lowercase))
+
+
+def images(n=3, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, H, W, 1)).astype(np.float32)
+
+
+def recurrent_layers(model):
+    from keras import layers
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, layers.Bidirectional):
+            found += [layer.forward_layer, layer.backward_layer]
+        elif isinstance(layer, layers.RNN):
+            found.append(layer)
+    return found
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_unrolled_variants_read_the_same(name):
+    looped = build_model(name, H, W, CHARSET.num_classes, seed=1)
+    unrolled = build_model(name, H, W, CHARSET.num_classes, seed=2)
+    unrolled.set_weights(looped.get_weights())
+    unroll_recurrent_layers(unrolled)
+
+    assert recurrent_layers(unrolled) and all(rnn.unroll for rnn in recurrent_layers(unrolled))
+    assert not any(rnn.unroll for rnn in recurrent_layers(looped))
+    x = images()
+    np.testing.assert_allclose(unrolled(x, training=False), looped(x, training=False), atol=1e-5)
+
+
+def test_the_served_model_is_unrolled_and_reads_what_was_saved(tmp_path):
+    from hwr.pyfunc import HwrModel
+
+    saved = build_model("compact", H, W, CHARSET.num_classes, seed=3)
+    saved.save(tmp_path / "model.keras")
+    CHARSET.save(tmp_path / "charset.json")
+    served = HwrModel()
+    served.load_context(SimpleNamespace(artifacts={"keras_model": str(tmp_path / "model.keras"),
+                                                   "charset": str(tmp_path / "charset.json")}))
+
+    assert all(rnn.unroll for rnn in recurrent_layers(served.recognizer.model))
+    x = images(seed=4)
+    np.testing.assert_allclose(served.recognizer.logits(x[..., 0].astype(np.uint8)),
+                               saved(x.astype(np.uint8).astype(np.float32), training=False), atol=1e-5)
