@@ -105,8 +105,9 @@ def unroll_recurrent_layers(model) -> None:
 
     Every variant emits a fixed number of frames (width // 4), so the loop over them can be
     written out in the graph instead of run as a while-loop: one image's forward pass of the
-    crnn took ~20 % less on 2 cores, with the same outputs (bench/unroll.py). Training keeps the
-    loop: there it was no faster. Call it before the model's first call traces a graph.
+    crnn took ~20 % less on 2 cores, with the same outputs (bench/unroll.py); tracing the graph
+    takes ~3 s longer, once, when a server starts. Training keeps the loop: there it was no
+    faster. Call it before the model's first call traces a graph.
     """
     from keras import layers
 

@@ -89,7 +89,7 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         from hwr.model import unroll_recurrent_layers
 
         model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
-        unroll_recurrent_layers(model)  # faster single-image requests; same outputs
+        unroll_recurrent_layers(model)  # same outputs, faster one-image forward pass, slower first trace
         # Models logged before calibration existed have no such artifact.
         calibration_path = context.artifacts.get("calibration")
         calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
