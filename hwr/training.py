@@ -12,8 +12,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from hwr import images, metrics
+from hwr import iam, images, metrics
 from hwr.charset import Charset, ctc_min_frames
+from hwr.errors import DataError
 from hwr.model import KERAS_EXAMPLE, build_model
 
 
@@ -23,6 +24,18 @@ def load_images(data_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     for row, rel in enumerate(frame["path"]):
         out[row] = images.load_file(data_dir / rel)
     return out
+
+
+def load_mix(data_dir: Path, charset: Charset, frames: int) -> tuple[np.ndarray, list[str]]:
+    """The words of another IAM-layout folder that this charset can learn, for train(mix=...)."""
+    if not data_dir.is_dir():
+        raise DataError(f"mix data folder {data_dir} does not exist")
+    index, _ = iam.index_words(data_dir)
+    usable = trainable(index, charset, frames)
+    if len(usable) == 0:
+        raise DataError(f"mix data folder {data_dir} has no word this model can learn "
+                        f"(characters outside its {len(charset.chars)}, or labels too long for {frames} frames)")
+    return load_images(data_dir, usable), list(usable["text"])
 
 
 def trainable(frame: pd.DataFrame, charset: Charset, frames: int) -> pd.DataFrame:
@@ -46,6 +59,9 @@ class Recipe:
     # Momentum of an exponential moving average of the weights (Polyak averaging); 0 = off. When on,
     # every epoch is validated, and the best kept, with the averaged weights instead of the last ones.
     ema: float = 0.0
+    # Share of each batch drawn from a second set of words (train's `mix`, e.g. synthetic words
+    # beside IAM's): more writing styles than the training writers alone; 0 = off.
+    mix_fraction: float = 0.0
     seed: int = 0
 
     SCHEDULES = ("constant", "cosine")
@@ -53,7 +69,7 @@ class Recipe:
     def effective(self) -> "Recipe":
         if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation
             return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3,
-                             "ema": 0.0})
+                             "ema": 0.0, "mix_fraction": 0.0})
         return self
 
 
@@ -148,21 +164,35 @@ def _evaluator(recognizer, x_val, y_val, val_texts, recipe: Recipe, started: flo
     return EpochEvaluator()
 
 
-def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int):
+def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int,
+                     mix: tuple[np.ndarray, np.ndarray, float] | None = None):
     """Shuffled batches from the in-memory cache; augmentation runs in tf.data's threads, ahead of the model.
 
     An endless stream: every ceil(len(x) / batch_size) batches are one epoch, each word once, in a
     new order. Endless, so that fit() keeps one iterator for the whole training: a new iterator
     per epoch waited up to 5 s for the old one's tf.data threads to stop, in about half of the
     epochs, with both cores idle (py-spy: the main thread in the old iterator's destructor).
+
+    mix = (x_mix, y_mix, fraction): each word of the stream is drawn from the mix set with that
+    probability instead (both sets reshuffled on every pass), so epochs are no longer exact passes.
     """
     import tensorflow as tf
 
     from hwr.augment import augment_batch
 
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).repeat().map(lambda xb, yb: (tf.cast(xb, tf.float32)[..., None], yb),
-                                               num_parallel_calls=tf.data.AUTOTUNE)
+    def shuffled(images, labels, shuffle_seed):
+        return tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(
+            len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    if mix is None:
+        data = shuffled(x, y, seed).batch(batch_size).repeat()
+    else:
+        x_mix, y_mix, fraction = mix
+        words = tf.data.Dataset.sample_from_datasets(
+            [shuffled(x, y, seed).repeat(), shuffled(x_mix, y_mix, seed + 1).repeat()],
+            weights=[1.0 - fraction, fraction], seed=seed)
+        data = words.batch(batch_size)
+    data = data.map(lambda xb, yb: (tf.cast(xb, tf.float32)[..., None], yb), num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
         data = data.map(lambda xb, yb: (augment_batch(xb), yb), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
@@ -177,8 +207,13 @@ def train(
     recipe: Recipe,
     init: Callable[[object], None] | None = None,
     on_epoch: Callable[[EpochResult], None] = lambda e: None,
+    mix: tuple[np.ndarray, list[str]] | None = None,
 ) -> TrainResult:
-    """`init`, if given, is called with the freshly built model (to copy pre-trained weights in)."""
+    """`init`, if given, is called with the freshly built model (to copy pre-trained weights in).
+
+    `mix` = (images, texts): words drawn into training batches at recipe.mix_fraction (ignored at
+    0). Validation stays on x_val alone. An epoch is still len(x_train) real words on average.
+    """
     import keras
 
     from hwr.inference import Recognizer
@@ -188,22 +223,25 @@ def train(
     model = build_model(recipe.model, height, width, charset.num_classes, seed=recipe.seed)
     if init is not None:
         init(model)
-    max_len = max(len(t) for t in list(train_texts) + list(val_texts))
+    mixing = mix is not None and recipe.mix_fraction > 0
+    mix_texts = list(mix[1]) if mixing else []
+    max_len = max(len(t) for t in list(train_texts) + list(val_texts) + mix_texts)
     y_train = charset.encode_batch(train_texts, max_len)
     y_val = charset.encode_batch(val_texts, max_len)
+    mixed = (mix[0], charset.encode_batch(mix_texts, max_len), recipe.mix_fraction) if mixing else None
     # XLA ("auto" turns it on) makes CPU training slower here: measured, see the design notes.
     optimizer = keras.optimizers.Adam(recipe.learning_rate, use_ema=recipe.ema > 0, ema_momentum=recipe.ema or 0.99)
     model.compile(optimizer=optimizer, loss=keras.losses.CTC(), jit_compile=False)
     result = TrainResult(model)
     started = time.monotonic()
-    steps = math.ceil(len(x_train) / recipe.batch_size)
+    steps = math.ceil(len(x_train) / (recipe.batch_size * (1 - recipe.mix_fraction if mixing else 1)))
     callbacks = [_schedule_callback(recipe, steps, started, result)]
     if recipe.ema:
         # Puts the averaged weights in the model at each epoch's end (for the evaluator after it)
         # and the training weights back at the next epoch's start.
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     callbacks.append(_evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result))
-    model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed),
+    model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed, mixed),
               epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks,
               shuffle=False)  # training_dataset shuffles; Keras would warn that it ignores shuffle=True
     return result

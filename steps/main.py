@@ -60,7 +60,7 @@ class Pipeline:
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
                  sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
-                 val_fraction, **recipe) -> list[str]:
+                 val_fraction, mix_synthetic, **recipe) -> list[str]:
     """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model and ema.
 
     Returns the failures, one line per failed split (empty when all went well)."""
@@ -71,6 +71,14 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
                                         "seed": seed, "split_by": split_by, "writers": writers,
                                         "test_fraction": test_fraction, "val_fraction": val_fraction})
     splits_uri = f"runs:/{prepare.info.run_id}"
+    mix = {"mix_data_dir": "none", "mix_fraction": 0}
+    if mix_synthetic:
+        # A second download: the synthetic set of `samples` words (the one `make pretrain` drew, when
+        # the parameters match), whose words the trainings mix into their batches.
+        synthetic = pipeline.step("download", {"dataset": "synthetic", "samples": samples, "seed": seed, "url": url,
+                                               "sha256": sha256, "data_root": data_root, "fonts_dir": fonts_dir})
+        mix = {"mix_data_dir": synthetic.data.tags[DATA_DIR_TAG], "mix_fraction": mix_synthetic}
+        mlflow.set_tag("hwr.mix_download_run", synthetic.info.run_id)
     # Reused step runs keep their first parent; record on this parent which ones it used.
     mlflow.set_tags({"hwr.download_run": download.info.run_id, "hwr.prepare_run": prepare.info.run_id,
                      "hwr.data_dir": data_dir})
@@ -85,6 +93,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
         for k in range(splits):
             params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": k, "epochs": epochs,
                       "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed + k, "threads": threads,
+                      **mix,
                       **{name: str(value).lower() if isinstance(value, bool) else value
                          for name, value in recipe.items()}}
             futures[pool.submit(train_split, mlflow.get_tracking_uri(), PROJECT_DIR, pipeline.experiment_id,
@@ -138,9 +147,13 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--init-model", default="none", show_default=True)
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True)
+@click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
+              help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")
 @user_errors
 def main(**options):
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened
+    if options["mix_synthetic"] and options["dataset"] == "synthetic":
+        raise click.UsageError("--mix-synthetic mixes synthetic words into another data set: use it with --dataset iam")
     use_this_python()
     with step_run() as parent, tempfile.TemporaryDirectory() as tmp:
         log_params_once(options)

@@ -44,9 +44,13 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Validate and keep an exponential moving average of the weights with this momentum "
                    "(e.g. 0.999); 0 = off.")
+@click.option("--mix-data-dir", default="none", show_default=True,
+              help="A second data folder (e.g. a synthetic set the download step made) to draw training words from.")
+@click.option("--mix-fraction", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
+              help="Share of each training batch drawn from --mix-data-dir; 0 = off.")
 @user_errors
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
-         schedule, patience, max_minutes, init_model, ema):
+         schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction):
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
@@ -63,15 +67,19 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         tmp = Path(tmp)
         recipe = Recipe(model=model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                         augment=augment, schedule=schedule, patience=patience, max_minutes=max_minutes,
-                        ema=ema, seed=seed).effective()
+                        ema=ema, mix_fraction=mix_fraction, seed=seed).effective()
+        if recipe.mix_fraction and mix_data_dir == "none":
+            raise DataError(f"--mix-fraction {mix_fraction} needs --mix-data-dir: the folder to draw those words from")
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
                   "batch_size": batch_size, "learning_rate": recipe.learning_rate, "seed": seed, "threads": threads,
                   "model": model_name, "augment": recipe.augment, "schedule": recipe.schedule,
-                  "patience": patience, "max_minutes": max_minutes, "init_model": init_model, "ema": recipe.ema}
+                  "patience": patience, "max_minutes": max_minutes, "init_model": init_model, "ema": recipe.ema,
+                  "mix_data_dir": mix_data_dir, "mix_fraction": recipe.mix_fraction}
         log_params_once(params)
         # mlflow run logs the parameters as given; keras_example overrides some: record what trained.
         mlflow.set_tag("hwr.recipe", f"model={recipe.model} augment={recipe.augment} schedule={recipe.schedule} "
-                                     f"learning_rate={recipe.learning_rate} ema={recipe.ema}")
+                                     f"learning_rate={recipe.learning_rate} ema={recipe.ema} "
+                                     f"mix_fraction={recipe.mix_fraction}")
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
             raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")
@@ -88,6 +96,9 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         progress.say(f"split {split}: loading {len(train_ok) + len(val_ok) + len(test_list)} images")
         data = Path(data_dir)
         x_train, x_val, x_test = (training.load_images(data, f) for f in (train_ok, val_ok, test_list))
+        mix = training.load_mix(Path(mix_data_dir), charset, frames) if recipe.mix_fraction else None
+        if mix is not None:
+            mlflow.log_metric("mix_words", len(mix[1]))
 
         def report(epoch):
             mlflow.log_metrics({"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
@@ -98,7 +109,7 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
                          f"val_cer={epoch.val_cer:.4f} val_loss={epoch.val_loss:.3f} ({epoch.minutes:.1f} min)")
 
         result = training.train(x_train, list(train_ok["text"]), x_val, list(val_ok["text"]), charset, recipe,
-                                init=initializer(init_model, charset), on_epoch=report)
+                                init=initializer(init_model, charset), on_epoch=report, mix=mix)
         mlflow.set_tag("hwr.stopped_because", result.stopped_because)
 
         # Confidence calibration for every decoder, fitted on the validation words with today's

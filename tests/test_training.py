@@ -70,6 +70,9 @@ def test_keras_example_always_trains_with_its_own_recipe():
     assert (recipe.augment, recipe.schedule, recipe.learning_rate) == (False, "constant", 1e-3)
     crnn = training.Recipe(model="crnn", augment=True, schedule="cosine").effective()
     assert (crnn.augment, crnn.schedule) == (True, "cosine")
+    # The example trains on its own data only: no words mixed in.
+    assert training.Recipe(model="keras_example", mix_fraction=0.3).effective().mix_fraction == 0.0
+    assert training.Recipe(model="crnn", mix_fraction=0.3).effective().mix_fraction == 0.3
 
 
 def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
@@ -85,6 +88,43 @@ def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
     for seen in epochs:
         assert sorted(seen) == list(range(n))
     assert len({tuple(seen) for seen in epochs}) > 1  # reshuffled between epochs
+
+
+def test_mixed_stream_draws_the_mix_share_from_the_second_set():
+    n, batch, fraction = 40, 16, 0.25
+    x, x_mix = word_images(n), word_images(n, seed=1)
+    y = np.arange(n, dtype=np.int32)[:, None]  # real words: labels 0..39
+    y_mix = y + 1000  # mixed-in words: 1000..1039
+    stream = iter(training.training_dataset(x, y, batch_size=batch, augment=True, seed=0,
+                                            mix=(x_mix, y_mix, fraction)))
+    labels = np.concatenate([next(stream)[1].numpy()[:, 0] for _ in range(60)])
+    assert len(labels) == 60 * batch  # full batches, endless
+    share = np.mean(labels >= 1000)
+    assert abs(share - fraction) < 0.05  # 960 draws: 3 standard deviations are 0.042
+    assert set(labels[labels < 1000]) == set(range(n)) and set(labels[labels >= 1000]) == set(range(1000, 1000 + n))
+
+
+def test_mixed_training_runs_and_keeps_validating_on_the_real_words():
+    charset = Charset.from_texts(["abcde"])
+    texts = ["abc", "de", "cab", "ed"] * 8
+    x = word_images(32)
+    mix = (word_images(16, seed=3), ["bad", "ace", "dab", "cede"] * 4)
+    result = training.train(x, texts, x[:8], texts[:8], charset,
+                            training.Recipe(model="compact", epochs=2, batch_size=8, mix_fraction=0.5), mix=mix)
+    assert len(result.history) == 2 and 0 <= result.best.val_cer <= 1
+
+
+def test_mix_folder_must_exist_and_hold_learnable_words(tmp_path):
+    from tests.iam_fixture import render_iam_folder
+
+    with pytest.raises(DataError, match="does not exist"):
+        training.load_mix(tmp_path / "nowhere", Charset.from_texts(["abc"]), 32)
+    records = render_iam_folder(tmp_path / "mix", forms=1, per_form=4)
+    texts = [r.text for r in records]
+    x, mixed_texts = training.load_mix(tmp_path / "mix", Charset.from_texts(texts), 32)
+    assert x.shape == (4, H, W) and mixed_texts == texts
+    with pytest.raises(DataError, match="no word this model can learn"):
+        training.load_mix(tmp_path / "mix", Charset.from_texts(["0123456789"]), 32)
 
 
 def tiny_training(recipe, n=64):
