@@ -74,7 +74,7 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
 
     labelled = read_file_list(Path(file_list), Path(data))
     recognizer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().recognizer
-    images = np.stack([load_file(Path(f)) for f in labelled["file"]])
+    images = np.stack([load_file(Path(f), recognizer.height, recognizer.width) for f in labelled["file"]])
     probs = decode.softmax(recognizer.logits(images))
     truths = list(labelled["text"])
     own = recognizer.settings  # what the model is served with, and calibrated for

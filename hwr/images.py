@@ -99,10 +99,10 @@ def decode_base64_image(text: str, name: str = "image") -> Image.Image:
     return open_image(data, name)
 
 
-def load_file(path: str | Path) -> np.ndarray:
+def load_file(path: str | Path, height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> np.ndarray:
     """Read and preprocess an image file."""
     path = Path(path)
-    return preprocess(open_image(path.read_bytes(), str(path)))
+    return preprocess(open_image(path.read_bytes(), str(path)), height, width)
 
 
 def encode_png_base64(path_or_array: str | Path | np.ndarray) -> str:

@@ -15,19 +15,20 @@ import pandas as pd
 from hwr import iam, images, metrics
 from hwr.charset import Charset, ctc_min_frames
 from hwr.errors import DataError
-from hwr.model import KERAS_EXAMPLE, build_model
+from hwr.model import KERAS_EXAMPLE, build_model, frames_for_width
 
 
-def load_images(data_dir: Path, frame: pd.DataFrame) -> np.ndarray:
+def load_images(data_dir: Path, frame: pd.DataFrame, width: int = images.IMAGE_WIDTH) -> np.ndarray:
     """Preprocess every listed image once: epochs then read from memory, not from disk."""
-    out = np.zeros((len(frame), images.IMAGE_HEIGHT, images.IMAGE_WIDTH), dtype=np.uint8)
+    out = np.zeros((len(frame), images.IMAGE_HEIGHT, width), dtype=np.uint8)
     for row, rel in enumerate(frame["path"]):
-        out[row] = images.load_file(data_dir / rel)
+        out[row] = images.load_file(data_dir / rel, width=width)
     return out
 
 
-def load_mix(data_dir: Path, charset: Charset, frames: int) -> tuple[np.ndarray, list[str]]:
+def load_mix(data_dir: Path, charset: Charset, width: int = images.IMAGE_WIDTH) -> tuple[np.ndarray, list[str]]:
     """The words of another IAM-layout folder that this charset can learn, for train(mix=...)."""
+    frames = frames_for_width(width)
     if not data_dir.is_dir():
         raise DataError(f"mix data folder {data_dir} does not exist")
     index, _ = iam.index_words(data_dir)
@@ -35,7 +36,7 @@ def load_mix(data_dir: Path, charset: Charset, frames: int) -> tuple[np.ndarray,
     if len(usable) == 0:
         raise DataError(f"mix data folder {data_dir} has no word this model can learn "
                         f"(characters outside its {len(charset.chars)}, or labels too long for {frames} frames)")
-    return load_images(data_dir, usable), list(usable["text"])
+    return load_images(data_dir, usable, width), list(usable["text"])
 
 
 def trainable(frame: pd.DataFrame, charset: Charset, frames: int) -> pd.DataFrame:
@@ -62,14 +63,18 @@ class Recipe:
     # Share of each batch drawn from a second set of words (train's `mix`, e.g. synthetic words
     # beside IAM's): more writing styles than the training writers alone; 0 = off.
     mix_fraction: float = 0.0
+    # Width of the canvas every word is scaled into (height stays images.IMAGE_HEIGHT): a wider one
+    # squeezes long words less and gives them more CTC frames (width // 4), at a cost per step.
+    image_width: int = images.IMAGE_WIDTH
     seed: int = 0
 
     SCHEDULES = ("constant", "cosine")
 
     def effective(self) -> "Recipe":
-        if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation
+        if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation, 128x32 images
             return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3,
-                             "ema": 0.0, "mix_fraction": 0.0})
+                             "ema": 0.0, "mix_fraction": 0.0,
+                             "image_width": images.IMAGE_WIDTH})
         return self
 
 

@@ -61,6 +61,15 @@ def positive(name: str):
     return check
 
 
+def image_width(ctx, param, value):
+    """A click callback for --image-width: whole CTC frames (a multiple of 4), within sane bounds."""
+    from hwr.model import DOWNSAMPLE
+
+    if value is not None and (value % DOWNSAMPLE or not 64 <= value <= 512):
+        raise click.BadParameter(f"image_width must be a multiple of {DOWNSAMPLE} from 64 to 512, got {value}")
+    return value
+
+
 @contextlib.contextmanager
 def step_run():
     """mlflow.start_run() that also records this process as the run's owner (see mark_orphans_killed)."""

@@ -18,12 +18,13 @@ from mlflow.tracking import MlflowClient
 
 from hwr import datasets, progress
 from hwr.executors import EXECUTORS, check_scheduler, open_executor, train_split, use_this_python
+from hwr.images import IMAGE_WIDTH
 from hwr.model import MODELS
 from hwr.progress import SCRIPT_LOG_ENV
 from hwr.splits import SPLIT_BY
 from hwr.training import Recipe
 from hwr.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
-from steps._cli import positive, step_run, user_errors
+from steps._cli import image_width, positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
 
 PROJECT_DIR = str(Path(__file__).resolve().parents[1])
@@ -61,7 +62,7 @@ class Pipeline:
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
                  sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
                  val_fraction, mix_synthetic, **recipe) -> list[str]:
-    """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model and ema.
+    """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model, ema and image_width.
 
     Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
@@ -147,6 +148,8 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--init-model", default="none", show_default=True)
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True)
+@click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=image_width,
+              help="Width of the canvas words are scaled into, for the trainings.")
 @click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")
 @user_errors

@@ -11,11 +11,12 @@ import mlflow
 
 from hwr import progress
 from hwr.errors import DataError
+from hwr.images import IMAGE_HEIGHT, IMAGE_WIDTH
 from hwr.model import MODELS
 from hwr.registry import MODEL_URI_TAG
 from hwr.tracking import log_params_once
 from hwr.training import Recipe
-from steps._cli import positive, step_run, user_errors
+from steps._cli import image_width, positive, step_run, user_errors
 
 FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
 
@@ -48,9 +49,12 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
               help="A second data folder (e.g. a synthetic set the download step made) to draw training words from.")
 @click.option("--mix-fraction", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from --mix-data-dir; 0 = off.")
+@click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=image_width,
+              help=f"Width of the canvas words are scaled into ({IMAGE_HEIGHT} pixels high): wider squeezes long "
+                   f"words less and gives them more frames (width // 4); keras_example keeps {IMAGE_WIDTH}.")
 @user_errors
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
-         schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction):
+         schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction, image_width):
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
@@ -67,25 +71,27 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         tmp = Path(tmp)
         recipe = Recipe(model=model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                         augment=augment, schedule=schedule, patience=patience, max_minutes=max_minutes,
-                        ema=ema, mix_fraction=mix_fraction, seed=seed).effective()
+                        ema=ema, mix_fraction=mix_fraction, image_width=image_width, seed=seed).effective()
         if recipe.mix_fraction and mix_data_dir == "none":
             raise DataError(f"--mix-fraction {mix_fraction} needs --mix-data-dir: the folder to draw those words from")
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
                   "batch_size": batch_size, "learning_rate": recipe.learning_rate, "seed": seed, "threads": threads,
                   "model": model_name, "augment": recipe.augment, "schedule": recipe.schedule,
                   "patience": patience, "max_minutes": max_minutes, "init_model": init_model, "ema": recipe.ema,
-                  "mix_data_dir": mix_data_dir, "mix_fraction": recipe.mix_fraction}
+                  "mix_data_dir": mix_data_dir, "mix_fraction": recipe.mix_fraction,
+                  "image_width": recipe.image_width}
         log_params_once(params)
         # mlflow run logs the parameters as given; keras_example overrides some: record what trained.
         mlflow.set_tag("hwr.recipe", f"model={recipe.model} augment={recipe.augment} schedule={recipe.schedule} "
                                      f"learning_rate={recipe.learning_rate} ema={recipe.ema} "
-                                     f"mix_fraction={recipe.mix_fraction}")
+                                     f"mix_fraction={recipe.mix_fraction} image_width={recipe.image_width}")
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
             raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")
         prepared = fetch_split(splits_uri, split, tmp / "prepared")
         charset, test_list = prepared.charset, prepared.test
-        frames = frames_for_width(images.IMAGE_WIDTH)
+        width = recipe.image_width
+        frames = frames_for_width(width)
         train_ok = training.trainable(prepared.train, charset, frames)
         val_ok = training.trainable(prepared.val, charset, frames)
         if len(train_ok) == 0 or len(val_ok) == 0:
@@ -95,8 +101,8 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
 
         progress.say(f"split {split}: loading {len(train_ok) + len(val_ok) + len(test_list)} images")
         data = Path(data_dir)
-        x_train, x_val, x_test = (training.load_images(data, f) for f in (train_ok, val_ok, test_list))
-        mix = training.load_mix(Path(mix_data_dir), charset, frames) if recipe.mix_fraction else None
+        x_train, x_val, x_test = (training.load_images(data, f, width) for f in (train_ok, val_ok, test_list))
+        mix = training.load_mix(Path(mix_data_dir), charset, width) if recipe.mix_fraction else None
         if mix is not None:
             mlflow.log_metric("mix_words", len(mix[1]))
 

@@ -32,6 +32,8 @@ def step(workdir, name, *args):
         ("prepare", ["--words-uri", "words.csv", "--test-fraction", "1.5"], "Invalid value for '--test-fraction'"),
         ("prepare", ["--words-uri", "words.csv", "--val-fraction", "0"], "Invalid value for '--val-fraction'"),
         ("main", ["--ema", "1"], "Invalid value for '--ema'"),
+        ("main", ["--image-width", "130"], "image_width must be a multiple of 4 from 64 to 512, got 130"),
+        ("train", ["--splits-uri", "runs:/x", "--data-dir", ".", "--image-width", "1024"], "from 64 to 512, got 1024"),
         ("main", ["--mix-synthetic", "0.3"], "use it with --dataset iam"),
         ("main", ["--dataset", "iam", "--mix-synthetic", "1"], "Invalid value for '--mix-synthetic'"),
         ("train", ["--splits-uri", "runs:/x", "--data-dir", ".", "--mix-fraction", "0.3"], "needs --mix-data-dir"),

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -23,11 +24,11 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     (tmp_path / "www").mkdir()
     archive = build_iam_zip(tmp_path / "src", tmp_path / "www" / "IAM_Words.zip")
     with serve_folder(tmp_path / "www") as (url, requests_seen):
-        # With the iam preset's options that the quick start leaves at their defaults, and 40
-        # synthetic words mixed into the batches.
+        # With the iam preset's options that the quick start leaves at their defaults, 40 synthetic
+        # words mixed into the batches, and a wider canvas.
         result = mlflow_run(tmp_path, "main", dataset="iam", url=f"{url}/IAM_Words.zip", sha256=sha256_of(archive),
                             epochs=1, splits=1, data_root=tmp_path / "data", val_fraction=0.2, ema=0.99,
-                            mix_synthetic=0.25, samples=40)
+                            mix_synthetic=0.25, samples=40, image_width=160)
     assert result.returncode == 0, result.stderr[-5000:]
     assert requests_seen and requests_seen[0][0] == "/IAM_Words.zip"
     client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
@@ -44,7 +45,15 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     [prepare] = runs_of(client, "prepare")
     assert prepare.data.metrics["val_words"] == 6 and prepare.data.params["val_fraction"] == "0.2"
     [train] = runs_of(client, "train")
-    assert train.data.params["ema"] == "0.99" and train.data.tags["hwr.recipe"].endswith(" ema=0.99 mix_fraction=0.25")
+    assert train.data.params["ema"] == "0.99"
+    assert train.data.tags["hwr.recipe"].endswith(" ema=0.99 mix_fraction=0.25 image_width=160")
+    # The registered model reads 160-wide images: serving takes the canvas from the model itself.
+    mlflow.set_tracking_uri(environment(tmp_path)["MLFLOW_TRACKING_URI"])
+    try:
+        served = mlflow.pyfunc.load_model("models:/hwr@champion").unwrap_python_model().recognizer
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert (served.height, served.width) == (32, 160)
     # ... and the synthetic set's words (those the IAM words' charset covers) to the mix.
     assert train.data.params["mix_data_dir"] == synthetic.data.tags["hwr.data_dir"]
     assert synthetic.data.params["samples"] == "40"

@@ -73,6 +73,9 @@ def test_keras_example_always_trains_with_its_own_recipe():
     # The example trains on its own data only: no words mixed in.
     assert training.Recipe(model="keras_example", mix_fraction=0.3).effective().mix_fraction == 0.0
     assert training.Recipe(model="crnn", mix_fraction=0.3).effective().mix_fraction == 0.3
+    # ... on the example's 128x32 images.
+    assert training.Recipe(model="keras_example", image_width=192).effective().image_width == 128
+    assert training.Recipe(model="crnn", image_width=192).effective().image_width == 192
 
 
 def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
@@ -119,13 +122,14 @@ def test_mix_folder_must_exist_and_hold_learnable_words(tmp_path):
     from tests.iam_fixture import render_iam_folder
 
     with pytest.raises(DataError, match="does not exist"):
-        training.load_mix(tmp_path / "nowhere", Charset.from_texts(["abc"]), 32)
+        training.load_mix(tmp_path / "nowhere", Charset.from_texts(["abc"]))
     records = render_iam_folder(tmp_path / "mix", forms=1, per_form=4)
     texts = [r.text for r in records]
-    x, mixed_texts = training.load_mix(tmp_path / "mix", Charset.from_texts(texts), 32)
+    x, mixed_texts = training.load_mix(tmp_path / "mix", Charset.from_texts(texts))
     assert x.shape == (4, H, W) and mixed_texts == texts
+    assert training.load_mix(tmp_path / "mix", Charset.from_texts(texts), width=192)[0].shape == (4, H, 192)
     with pytest.raises(DataError, match="no word this model can learn"):
-        training.load_mix(tmp_path / "mix", Charset.from_texts(["0123456789"]), 32)
+        training.load_mix(tmp_path / "mix", Charset.from_texts(["0123456789"]))
 
 
 def tiny_training(recipe, n=64):
