@@ -64,8 +64,10 @@ def test_default_lexicon_is_general_english_in_iam_tokens_built_once_per_process
     assert all(set(word) <= set(IAM.chars) for word in lexicon.words)
 
 
-def test_building_the_default_lexicon_leaves_wordfreqs_word_lists_uncached():
+def test_building_the_default_lexicon_leaves_wordfreqs_word_lists_uncached(tmp_path, monkeypatch):
     import wordfreq
+
+    monkeypatch.setenv("HWR_CACHE_DIR", str(tmp_path))  # an empty cache: default_lexicon builds
 
     cached = (wordfreq.get_frequency_dict, wordfreq.get_frequency_list, wordfreq.top_n_list)
     built = build_default(IAM, 2_000)
