@@ -22,6 +22,10 @@ IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P val_fraction=$(
 PRETRAIN_MINUTES ?= 25
 PRETRAIN_EPOCHS ?= 300
 PORT ?= 5001
+# Test files run on this many pytest-xdist workers, a whole file to one worker (module fixtures such
+# as the end-to-end pipeline run once); the slow tests spend much of their time in process start-up
+# and I/O, so two workers keep both cores busy.
+TEST_WORKERS ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -48,10 +52,10 @@ iam: setup  ## the iam preset: train the best CPU model on IAM_URL (a path or UR
 	mlflow run . --env-manager local -P dataset=iam -P url=$(IAM_URL) $(IAM_PRESET) $(ARGS)
 
 test: setup  ## the whole test suite, slow end-to-end tests included (what CI runs)
-	python -m pytest $(PYTEST_ARGS)
+	python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup  ## unit tests only
-	python -m pytest -m "not slow" $(PYTEST_ARGS)
+	python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 serve: setup  ## serve the champion model on 127.0.0.1:$(PORT)
 	mlflow models serve -m models:/hwr@champion --env-manager local -h 127.0.0.1 -p $(PORT)

@@ -3,7 +3,9 @@
 A served model builds its lexicon when it loads (hwr.pyfunc), so this is start-up time and
 worker memory. Each measurement runs in a fresh process, at each --sizes: the build alone
 (`build_default`: what the process keeps when nothing is given back, the baseline) against
-`default_lexicon` (the build, then wordfreq's caches cleared and the freed heap returned).
+`default_lexicon` (the build, then wordfreq's caches cleared and the freed heap returned, and
+the lexicon written to an empty cache folder), and `cached` (a new process loading what
+`default_lexicon` wrote there: what every process after the first does, hwr.lexicon_cache).
 Memory is the process's RSS after the build minus before it, after a garbage collection.
 
     python bench/lexicon.py [--sizes 50000,200000] [--repeats 2]
@@ -21,7 +23,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WAYS = ("build_only", "default_lexicon")
+WAYS = ("build_only", "default_lexicon", "cached")
 
 
 def _worker(way: str, size: int) -> dict:
@@ -52,11 +54,18 @@ def main(sizes, repeats, worker):
     if worker:
         print(json.dumps(_worker(*worker)))
         return
+    import os
+    import shutil
+    import tempfile
+
     from bench.common import run_worker, save
+    from hwr.lexicon_cache import CACHE_DIR_ENV
 
     figures: dict[str, dict] = {}
     for round_ in range(repeats):
         for size in (int(s) for s in sizes.split(",") if s.strip()):
+            # An empty cache for each round and size: default_lexicon builds and writes it, cached reads it.
+            os.environ[CACHE_DIR_ENV] = tempfile.mkdtemp(prefix="hwr-bench-lexicon-")
             for way in WAYS:
                 got = run_worker(__file__, way, str(size))
                 print(f"round {round_ + 1} {size:>7} words {way:15s} {got['entries']:>7} entries "
@@ -64,10 +73,13 @@ def main(sizes, repeats, worker):
                 best = figures.setdefault(f"{size}", {}).setdefault(way, got)
                 for key in ("seconds", "kept_mib"):
                     best[key] = min(best[key], got[key])
+            shutil.rmtree(os.environ[CACHE_DIR_ENV], ignore_errors=True)
     save("lexicon", {
         "repeats": repeats, "figures": figures,
         "kept_mib_default_vs_build_only": {
             size: ways["default_lexicon"]["kept_mib"] / ways["build_only"]["kept_mib"] for size, ways in figures.items()},
+        "seconds_cached_vs_default": {
+            size: ways["cached"]["seconds"] / ways["default_lexicon"]["seconds"] for size, ways in figures.items()},
     })
 
 

@@ -41,8 +41,11 @@ def cache_file(chars: tuple[str, ...], size: int) -> Path | None:
     if folder is None:
         return None
     here = Path(__file__).parent
-    key = {"chars": list(chars), "size": size, "wordfreq": version("wordfreq"),
-           "code": [hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _BUILD_SOURCES]}
+    try:
+        code = [hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _BUILD_SOURCES]
+    except OSError:  # the code is not readable as files (a zipped install): no telling what built a file
+        return None
+    key = {"chars": list(chars), "size": size, "wordfreq": version("wordfreq"), "code": code}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return folder / f"lexicon-{size}-{digest}.npz"
 

@@ -28,7 +28,7 @@ def start_main(workdir, **params):
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_for(predicate, timeout=300):
+def wait_for(predicate, timeout=600):  # generous: another test file may share the cores (make test's workers)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

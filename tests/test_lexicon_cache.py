@@ -102,3 +102,10 @@ def test_no_half_written_file_is_left_behind(cache):
     fresh()
     assert [p.name for p in cache.iterdir() if not p.name.endswith(".npz")] == []
     assert all(os.path.getsize(p) > 0 for p in cache.iterdir())
+
+
+def test_code_that_cannot_be_read_as_files_turns_the_cache_off(cache, monkeypatch, tmp_path):
+    monkeypatch.setattr(lexicon_cache, "__file__", str(tmp_path / "nowhere" / "lexicon_cache.py"))
+    assert lexicon_cache.cache_file(IAM.chars, SIZE) is None
+    assert "the" in fresh()
+    assert not cache.exists()
