@@ -31,7 +31,7 @@ from hwr.iam_stats import CASE_SHARES, PUNCTUATION, PUNCTUATION_SHARE
 # For a weakly trained model 50k words beat 100k (the longer list's rare words stole more reads
 # than they added); for the 85-minute preset's models 200k words (covering 98.1 % of held-out
 # writers' validation words against 96.7 %) read them 0.6 points of CER better with the hybrid
-# decoder (docs/measurements.md, "Tuning the decoders"). Building it takes ~4 s, once (hwr.lexicon_cache).
+# decoder (docs/measurements.md, "Tuning the decoders"). Building it takes 2.5 s or more, once (hwr.lexicon_cache).
 DEFAULT_SIZE = 200_000
 APOSTROPHE_SUFFIXES = ("'s", "'t", "'ll", "'re", "'ve", "'d", "'m")
 # wordfreq drops a word's final period; IAM writes these with it.
