@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import zipfile
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +44,10 @@ def cache_file(chars: tuple[str, ...], size: int) -> Path | None:
     here = Path(__file__).parent
     try:
         code = [hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _BUILD_SOURCES]
-    except OSError:  # the code is not readable as files (a zipped install): no telling what built a file
-        return None
-    key = {"chars": list(chars), "size": size, "wordfreq": version("wordfreq"), "code": code}
+        words_from = version("wordfreq")
+    except (OSError, PackageNotFoundError):  # code not readable as files (a zipped install), or no
+        return None                           # installed wordfreq: no telling what built a file
+    key = {"chars": list(chars), "size": size, "wordfreq": words_from, "code": code}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return folder / f"lexicon-{size}-{digest}.npz"
 
