@@ -61,7 +61,7 @@ def positive(name: str):
     return check
 
 
-def image_width(ctx, param, value):
+def check_image_width(ctx, param, value):
     """A click callback for --image-width: whole CTC frames (a multiple of 4), within sane bounds."""
     from hwr.model import DOWNSAMPLE
 

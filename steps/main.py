@@ -24,7 +24,7 @@ from hwr.progress import SCRIPT_LOG_ENV
 from hwr.splits import SPLIT_BY
 from hwr.training import Recipe
 from hwr.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
-from steps._cli import image_width, positive, step_run, user_errors
+from steps._cli import check_image_width, positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
 
 PROJECT_DIR = str(Path(__file__).resolve().parents[1])
@@ -148,7 +148,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--init-model", default="none", show_default=True)
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True)
-@click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=image_width,
+@click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=check_image_width,
               help="Width of the canvas words are scaled into, for the trainings.")
 @click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")

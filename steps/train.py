@@ -16,7 +16,7 @@ from hwr.model import MODELS
 from hwr.registry import MODEL_URI_TAG
 from hwr.tracking import log_params_once
 from hwr.training import Recipe
-from steps._cli import image_width, positive, step_run, user_errors
+from steps._cli import check_image_width, positive, step_run, user_errors
 
 FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
 
@@ -49,7 +49,7 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
               help="A second data folder (e.g. a synthetic set the download step made) to draw training words from.")
 @click.option("--mix-fraction", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from --mix-data-dir; 0 = off.")
-@click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=image_width,
+@click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=check_image_width,
               help=f"Width of the canvas words are scaled into ({IMAGE_HEIGHT} pixels high): wider squeezes long "
                    f"words less and gives them more frames (width // 4); keras_example keeps {IMAGE_WIDTH}.")
 @user_errors
