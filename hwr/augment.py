@@ -25,6 +25,15 @@ class Augmentation:
     stroke_p: float = 0.3  # chance of a thicker or a thinner stroke
     contrast: tuple[float, float] = (0.55, 1.15)  # ink gain
     noise: float = 8.0  # largest gaussian noise sigma, in gray levels
+    # Random erasing: each of ERASE_PATCHES patches of paper, erase_w x erase_h pixels (ranges),
+    # is painted over the word's extent with this chance. Small against a letter
+    # of a 32-pixel-high word, so a patch hides part of a stroke, not a whole character.
+    erase_p: float = 0.0
+    erase_w: tuple[float, float] = (3.0, 9.0)
+    erase_h: tuple[float, float] = (5.0, 13.0)
+
+
+ERASE_PATCHES = 3
 
 
 def augment_batch(images, augmentation: Augmentation = Augmentation(), seed=None):
@@ -68,6 +77,8 @@ def augment_batch(images, augmentation: Augmentation = Augmentation(), seed=None
         src_x += field[..., 0]
         src_y += field[..., 1]
     out = _bilinear(images[..., 0], src_x, src_y)[..., None]
+    if a.erase_p > 0:
+        out = tf.where(_erase_mask(a, uniform, xs, ys, right * sx, hf)[..., None], 0.0, out)
 
     # Stroke width: a 2x2 max (thicker) or min (thinner) filter on some images.
     thick = tf.nn.max_pool2d(out, 2, 1, "SAME")
@@ -79,6 +90,21 @@ def augment_batch(images, augmentation: Augmentation = Augmentation(), seed=None
     out = out * per(uniform(*a.contrast))[..., None]
     out += tf.random.normal(tf.shape(out)) * per(uniform(0.0, a.noise))[..., None]
     return tf.clip_by_value(out, 0.0, 255.0)
+
+
+def _erase_mask(a: Augmentation, uniform, xs, ys, ink_right, hf):
+    """(B, H, W) True where a random-erasing patch covers the pixel; each patch on with chance erase_p."""
+    import tensorflow as tf
+
+    n = ERASE_PATCHES
+    on = uniform(0.0, 1.0, (n,)) < a.erase_p
+    pw, ph = uniform(*a.erase_w, (n,)), uniform(*a.erase_h, (n,))
+    x0 = uniform(0.0, 1.0, (n,)) * tf.maximum(ink_right[:, None] - pw, 0.0)  # inside the word's extent
+    y0 = uniform(0.0, 1.0, (n,)) * (hf - ph)
+    at = lambda v: v[:, :, None, None]  # noqa: E731 - (B, n) -> (B, n, 1, 1) over (H, W)
+    inside = (at(on) & (xs[:, None] >= at(x0)) & (xs[:, None] < at(x0 + pw))
+              & (ys[:, None] >= at(y0)) & (ys[:, None] < at(y0 + ph)))
+    return tf.reduce_any(inside, axis=1)
 
 
 def _bilinear(images, x, y):

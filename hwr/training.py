@@ -66,6 +66,12 @@ class Recipe:
     # Width of the canvas every word is scaled into (height stays images.IMAGE_HEIGHT): a wider one
     # squeezes long words less and gives them more CTC frames (width // 4), at a cost per step.
     image_width: int = images.IMAGE_WIDTH
+    # Decoupled weight decay (AdamW) on the kernels, scaled by the learning rate as Keras does;
+    # batch-norm scales and shifts and the biases are left alone. 0 = plain Adam.
+    weight_decay: float = 0.0
+    # With augment on: the chance of each of three small patches of paper hiding part of a word
+    # (random erasing), so the model learns to read a word from its context. 0 = off.
+    erase: float = 0.0
     seed: int = 0
 
     SCHEDULES = ("constant", "cosine")
@@ -74,7 +80,7 @@ class Recipe:
         if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation, 128x32 images
             return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3,
                              "ema": 0.0, "mix_fraction": 0.0,
-                             "image_width": images.IMAGE_WIDTH})
+                             "image_width": images.IMAGE_WIDTH, "weight_decay": 0.0, "erase": 0.0})
         return self
 
 
@@ -170,7 +176,7 @@ def _evaluator(recognizer, x_val, y_val, val_texts, recipe: Recipe, started: flo
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int,
-                     mix: tuple[np.ndarray, np.ndarray, float] | None = None):
+                     mix: tuple[np.ndarray, np.ndarray, float] | None = None, erase: float = 0.0):
     """Shuffled batches from the in-memory cache; augmentation runs in tf.data's threads, ahead of the model.
 
     An endless stream: every ceil(len(x) / batch_size) batches are one epoch, each word once, in a
@@ -180,10 +186,11 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: boo
 
     mix = (x_mix, y_mix, fraction): each word of the stream is drawn from the mix set with that
     probability instead (both sets reshuffled on every pass), so epochs are no longer exact passes.
+    erase: Augmentation.erase_p, used when augment is on.
     """
     import tensorflow as tf
 
-    from hwr.augment import augment_batch
+    from hwr.augment import Augmentation, augment_batch
 
     def shuffled(images, labels, shuffle_seed):
         return tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(
@@ -199,8 +206,25 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: boo
         data = words.batch(batch_size)
     data = data.map(lambda xb, yb: (tf.cast(xb, tf.float32)[..., None], yb), num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
-        data = data.map(lambda xb, yb: (augment_batch(xb), yb), num_parallel_calls=tf.data.AUTOTUNE)
+        augmentation = Augmentation(erase_p=erase)
+        data = data.map(lambda xb, yb: (augment_batch(xb, augmentation), yb), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+# Variable names (Keras matches substrings) that weight decay leaves alone.
+NOT_DECAYED = ("gamma", "beta", "bias")
+
+
+def make_optimizer(recipe: Recipe):
+    """Adam, or AdamW when the recipe asks for weight decay; with the recipe's weight averaging."""
+    import keras
+
+    ema = {"use_ema": recipe.ema > 0, "ema_momentum": recipe.ema or 0.99}
+    if not recipe.weight_decay:
+        return keras.optimizers.Adam(recipe.learning_rate, **ema)
+    optimizer = keras.optimizers.AdamW(recipe.learning_rate, weight_decay=recipe.weight_decay, **ema)
+    optimizer.exclude_from_weight_decay(var_names=list(NOT_DECAYED))
+    return optimizer
 
 
 def train(
@@ -235,7 +259,7 @@ def train(
     y_val = charset.encode_batch(val_texts, max_len)
     mixed = (mix[0], charset.encode_batch(mix_texts, max_len), recipe.mix_fraction) if mixing else None
     # XLA ("auto" turns it on) makes CPU training slower here: measured, see the design notes.
-    optimizer = keras.optimizers.Adam(recipe.learning_rate, use_ema=recipe.ema > 0, ema_momentum=recipe.ema or 0.99)
+    optimizer = make_optimizer(recipe)
     model.compile(optimizer=optimizer, loss=keras.losses.CTC(), jit_compile=False)
     result = TrainResult(model)
     started = time.monotonic()
@@ -246,7 +270,7 @@ def train(
         # and the training weights back at the next epoch's start.
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     callbacks.append(_evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result))
-    model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed, mixed),
+    model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed, mixed, recipe.erase),
               epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks,
               shuffle=False)  # training_dataset shuffles; Keras would warn that it ignores shuffle=True
     return result

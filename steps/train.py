@@ -52,9 +52,14 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
 @click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=check_image_width,
               help=f"Width of the canvas words are scaled into ({IMAGE_HEIGHT} pixels high): wider squeezes long "
                    f"words less and gives them more frames (width // 4); keras_example keeps {IMAGE_WIDTH}.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Decoupled weight decay (AdamW) of the kernels, e.g. 0.05; 0 = plain Adam.")
+@click.option("--erase", type=click.FloatRange(0, 1), default=0, show_default=True,
+              help="With --augment: chance of each of 3 small paper patches hiding part of a word; 0 = off.")
 @user_errors
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
-         schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction, image_width):
+         schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction, image_width,
+         weight_decay, erase):
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
@@ -71,7 +76,8 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         tmp = Path(tmp)
         recipe = Recipe(model=model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                         augment=augment, schedule=schedule, patience=patience, max_minutes=max_minutes,
-                        ema=ema, mix_fraction=mix_fraction, image_width=image_width, seed=seed).effective()
+                        ema=ema, mix_fraction=mix_fraction, image_width=image_width,
+                        weight_decay=weight_decay, erase=erase, seed=seed).effective()
         if recipe.mix_fraction and mix_data_dir == "none":
             raise DataError(f"--mix-fraction {mix_fraction} needs --mix-data-dir: the folder to draw those words from")
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
@@ -79,12 +85,13 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
                   "model": model_name, "augment": recipe.augment, "schedule": recipe.schedule,
                   "patience": patience, "max_minutes": max_minutes, "init_model": init_model, "ema": recipe.ema,
                   "mix_data_dir": mix_data_dir, "mix_fraction": recipe.mix_fraction,
-                  "image_width": recipe.image_width}
+                  "image_width": recipe.image_width, "weight_decay": recipe.weight_decay, "erase": recipe.erase}
         log_params_once(params)
         # mlflow run logs the parameters as given; keras_example overrides some: record what trained.
         mlflow.set_tag("hwr.recipe", f"model={recipe.model} augment={recipe.augment} schedule={recipe.schedule} "
                                      f"learning_rate={recipe.learning_rate} ema={recipe.ema} "
-                                     f"mix_fraction={recipe.mix_fraction} image_width={recipe.image_width}")
+                                     f"mix_fraction={recipe.mix_fraction} image_width={recipe.image_width} "
+                                     f"weight_decay={recipe.weight_decay} erase={recipe.erase}")
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
             raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")
