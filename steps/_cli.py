@@ -70,6 +70,14 @@ def check_image_width(ctx, param, value):
     return value
 
 
+def check_erase(erase: float, augment: bool, model: str) -> None:
+    """Random erasing is part of the augmentation: asked for without it, it would silently do nothing."""
+    from hwr.model import KERAS_EXAMPLE
+
+    if erase and not augment and model != KERAS_EXAMPLE:  # keras_example drops both anyway
+        raise click.UsageError(f"--erase {erase} paints patches in the augmentation: use it with --augment true")
+
+
 @contextlib.contextmanager
 def step_run():
     """mlflow.start_run() that also records this process as the run's owner (see mark_orphans_killed)."""

@@ -24,7 +24,7 @@ from hwr.progress import SCRIPT_LOG_ENV
 from hwr.splits import SPLIT_BY
 from hwr.training import Recipe
 from hwr.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
-from steps._cli import check_image_width, positive, step_run, user_errors
+from steps._cli import check_erase, check_image_width, positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
 
 PROJECT_DIR = str(Path(__file__).resolve().parents[1])
@@ -62,7 +62,8 @@ class Pipeline:
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
                  sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
                  val_fraction, mix_synthetic, **recipe) -> list[str]:
-    """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model, ema and image_width.
+    """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model, ema, image_width,
+    weight_decay and erase.
 
     Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
@@ -150,11 +151,16 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True)
 @click.option("--image-width", type=int, default=IMAGE_WIDTH, show_default=True, callback=check_image_width,
               help="Width of the canvas words are scaled into, for the trainings.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="AdamW's decoupled weight decay for the trainings; 0 = plain Adam.")
+@click.option("--erase", type=click.FloatRange(0, 1), default=0, show_default=True,
+              help="With --augment: chance of each of 3 small paper patches hiding part of a word; 0 = off.")
 @click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")
 @user_errors
 def main(**options):
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened
+    check_erase(options["erase"], options["augment"], options["model"])
     if options["mix_synthetic"] and options["dataset"] == "synthetic":
         raise click.UsageError("--mix-synthetic mixes synthetic words into another data set: use it with --dataset iam")
     use_this_python()

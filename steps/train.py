@@ -16,7 +16,7 @@ from hwr.model import MODELS
 from hwr.registry import MODEL_URI_TAG
 from hwr.tracking import log_params_once
 from hwr.training import Recipe
-from steps._cli import check_image_width, positive, step_run, user_errors
+from steps._cli import check_erase, check_image_width, positive, step_run, user_errors
 
 FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
 
@@ -60,6 +60,7 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
          schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction, image_width,
          weight_decay, erase):
+    check_erase(erase, augment, model_name)
     from hwr.runtime import limit_threads
 
     limit_threads(threads)

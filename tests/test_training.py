@@ -48,6 +48,57 @@ def test_augmentation_changes_images_but_keeps_the_word_inside():
     assert not np.allclose(augment_batch(x).numpy(), out)
 
 
+# Every random change off but the one under test, so the effect of random erasing is exact.
+STILL = dict(rotate_deg=0.0, shear=0.0, scale_x=(1.0, 1.0), scale_y=(1.0, 1.0), shift_y=0.0, elastic_px=0.0,
+             stroke_p=0.0, contrast=(1.0, 1.0), noise=0.0)
+
+
+def test_random_erasing_paints_small_paper_patches_over_the_word_only():
+    from hwr.augment import ERASE_PATCHES, Augmentation, augment_batch
+
+    x = np.zeros((128, H, W, 1), np.float32)
+    x[:, 6:26, :80] = 255.0  # a word 80 pixels long
+    np.testing.assert_array_equal(augment_batch(x, Augmentation(**STILL)).numpy(), x)
+
+    always = Augmentation(**STILL, erase_p=1.0)
+    out = augment_batch(x, always).numpy()
+    erased = (x > 0) & (out == 0)
+    assert np.array_equal(out[~erased], x[~erased])  # nothing but paper is painted
+    per_image = erased.reshape(len(x), -1).sum(axis=1)
+    largest = ERASE_PATCHES * always.erase_w[1] * always.erase_h[1]
+    assert per_image.min() > 0 and per_image.max() <= largest
+    assert erased.mean() < 0.2 * (x > 0).mean()  # parts of strokes, not the word
+    # Patches land on the word: with a word 80 columns long, none starts past it.
+    word = np.zeros_like(x)
+    word[:, :, :20] = 255.0  # a short word
+    short = augment_batch(word, always).numpy()
+    assert (short[:, :, 20:] == 0).all() and ((word > 0) & (short == 0)).any(axis=(1, 2, 3)).all()
+
+    sometimes = augment_batch(x, Augmentation(**STILL, erase_p=0.5)).numpy()
+    touched = ((x > 0) & (sometimes == 0)).any(axis=(1, 2, 3)).mean()
+    assert 0.75 < touched < 0.97  # 1 - 0.5 ** 3 = 0.875 of the images get at least one patch
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.1])
+def test_weight_decay_shrinks_kernels_but_not_batch_norm_or_biases(decay):
+    import keras
+
+    model = build_model("compact", H, W, num_classes=5)
+    optimizer = training.make_optimizer(training.Recipe(learning_rate=0.01, weight_decay=decay))
+    assert isinstance(optimizer, keras.optimizers.AdamW) == (decay > 0)
+    variables = model.trainable_variables
+    before = [np.array(v) for v in variables]
+    # Zero gradients: Adam moves nothing, so any change is the decay alone.
+    optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in variables])
+    kinds = set()
+    for variable, old in zip(variables, before):
+        kind = variable.path.rsplit("/", 1)[-1]
+        kinds.add(kind)
+        shrink = 1 - 0.01 * decay if "kernel" in kind else 1.0
+        np.testing.assert_allclose(np.array(variable), old * shrink, rtol=1e-5, atol=1e-7, err_msg=variable.path)
+    assert {"kernel", "gamma", "beta", "bias"} <= kinds
+
+
 def test_bilinear_sampling_agrees_with_keras_map_coordinates():
     import keras
     import tensorflow as tf
@@ -76,6 +127,11 @@ def test_keras_example_always_trains_with_its_own_recipe():
     # ... on the example's 128x32 images.
     assert training.Recipe(model="keras_example", image_width=192).effective().image_width == 128
     assert training.Recipe(model="crnn", image_width=192).effective().image_width == 192
+    # ... with its plain Adam and without random erasing.
+    example = training.Recipe(model="keras_example", weight_decay=0.05, erase=0.5).effective()
+    assert (example.weight_decay, example.erase) == (0.0, 0.0)
+    crnn = training.Recipe(model="crnn", augment=True, weight_decay=0.05, erase=0.5).effective()
+    assert (crnn.weight_decay, crnn.erase) == (0.05, 0.5)
 
 
 def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
