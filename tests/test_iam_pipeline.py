@@ -25,10 +25,11 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     archive = build_iam_zip(tmp_path / "src", tmp_path / "www" / "IAM_Words.zip")
     with serve_folder(tmp_path / "www") as (url, requests_seen):
         # With the iam preset's options that the quick start leaves at their defaults, 40 synthetic
-        # words mixed into the batches, and a wider canvas.
+        # words mixed into the batches, a wider canvas, weight decay and random erasing.
         result = mlflow_run(tmp_path, "main", dataset="iam", url=f"{url}/IAM_Words.zip", sha256=sha256_of(archive),
                             epochs=1, splits=1, data_root=tmp_path / "data", val_fraction=0.2, ema=0.99,
-                            mix_synthetic=0.25, samples=40, image_width=160)
+                            mix_synthetic=0.25, samples=40, image_width=160,
+                            augment="true", weight_decay=0.01, erase=0.3)
     assert result.returncode == 0, result.stderr[-5000:]
     assert requests_seen and requests_seen[0][0] == "/IAM_Words.zip"
     client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
@@ -46,7 +47,9 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     assert prepare.data.metrics["val_words"] == 6 and prepare.data.params["val_fraction"] == "0.2"
     [train] = runs_of(client, "train")
     assert train.data.params["ema"] == "0.99"
-    assert train.data.tags["hwr.recipe"].endswith(" ema=0.99 mix_fraction=0.25 image_width=160")
+    assert train.data.params["weight_decay"] == "0.01" and train.data.params["erase"] == "0.3"
+    assert train.data.tags["hwr.recipe"].endswith(
+        " ema=0.99 mix_fraction=0.25 image_width=160 weight_decay=0.01 erase=0.3")
     # The registered model reads 160-wide images: serving takes the canvas from the model itself.
     mlflow.set_tracking_uri(environment(tmp_path)["MLFLOW_TRACKING_URI"])
     try:
