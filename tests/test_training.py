@@ -68,11 +68,12 @@ def test_random_erasing_paints_small_paper_patches_over_the_word_only():
     largest = ERASE_PATCHES * always.erase_w[1] * always.erase_h[1]
     assert per_image.min() > 0 and per_image.max() <= largest
     assert erased.mean() < 0.2 * (x > 0).mean()  # parts of strokes, not the word
-    # Patches land on the word: with a word 80 columns long, none starts past it.
+    # Patches land on the word, not on the paper beside it: even a word 20 of 128 columns long
+    # gets at least one in every image (placed anywhere, three would all miss it in half the images).
     word = np.zeros_like(x)
-    word[:, :, :20] = 255.0  # a short word
+    word[:, :, :20] = 255.0
     short = augment_batch(word, always).numpy()
-    assert (short[:, :, 20:] == 0).all() and ((word > 0) & (short == 0)).any(axis=(1, 2, 3)).all()
+    assert ((word > 0) & (short == 0)).any(axis=(1, 2, 3)).all()
 
     sometimes = augment_batch(x, Augmentation(**STILL, erase_p=0.5)).numpy()
     touched = ((x > 0) & (sometimes == 0)).any(axis=(1, 2, 3)).mean()
