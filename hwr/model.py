@@ -37,12 +37,18 @@ def frames_for_width(width: int) -> int:
     return width // DOWNSAMPLE
 
 
-def build_model(name: str, height: int, width: int, num_classes: int, seed: int = 0):
+def build_model(name: str, height: int, width: int, num_classes: int, seed: int = 0,
+                conv_dropout: float | None = None, rnn_dropout: float | None = None):
+    """conv_dropout / rnn_dropout, when given, replace the variant's own (keras_example keeps its own)."""
     if name == KERAS_EXAMPLE:
         return build_keras_example(height, width, num_classes, seed)
     if name not in VARIANTS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    spec = VARIANTS[name]
+    spec = dict(VARIANTS[name])
+    if conv_dropout is not None:
+        spec["conv_dropout"] = conv_dropout
+    if rnn_dropout is not None:
+        spec["rnn_dropout"] = rnn_dropout
     return build_crnn(height, width, num_classes, seed, name=name, **spec)
 
 

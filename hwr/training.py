@@ -72,6 +72,12 @@ class Recipe:
     # With augment on: the chance of each of three small patches of paper hiding part of a word
     # (random erasing), so the model learns to read a word from its context. 0 = off.
     erase: float = 0.0
+    # Dropout after every conv block from the third on, and before and after the recurrent layers
+    # (the compact and crnn variants' own: 0 and 0.2). Heavier dropout slowed learning more than it
+    # curbed overfitting in 16 epochs (docs/measurements.md, "How much dropout"); it is here for
+    # budgets long enough that the model stops improving.
+    conv_dropout: float = 0.0
+    rnn_dropout: float = 0.2
     seed: int = 0
 
     SCHEDULES = ("constant", "cosine")
@@ -80,7 +86,8 @@ class Recipe:
         if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation, 128x32 images
             return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3,
                              "ema": 0.0, "mix_fraction": 0.0,
-                             "image_width": images.IMAGE_WIDTH, "weight_decay": 0.0, "erase": 0.0})
+                             "image_width": images.IMAGE_WIDTH, "weight_decay": 0.0, "erase": 0.0,
+                             "conv_dropout": 0.0, "rnn_dropout": 0.2})  # its drop_in; its LSTMs keep their own
         return self
 
 
@@ -249,7 +256,8 @@ def train(
 
     recipe = recipe.effective()
     height, width = x_train.shape[1:]
-    model = build_model(recipe.model, height, width, charset.num_classes, seed=recipe.seed)
+    model = build_model(recipe.model, height, width, charset.num_classes, seed=recipe.seed,
+                        conv_dropout=recipe.conv_dropout, rnn_dropout=recipe.rnn_dropout)
     if init is not None:
         init(model)
     mixing = mix is not None and recipe.mix_fraction > 0

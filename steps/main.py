@@ -63,7 +63,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
                  sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
                  val_fraction, mix_synthetic, **recipe) -> list[str]:
     """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model, ema, image_width,
-    weight_decay and erase.
+    weight_decay, erase, conv_dropout and rnn_dropout.
 
     Returns the failures, one line per failed split (empty when all went well)."""
     download = pipeline.step("download", {"dataset": dataset, "samples": samples, "seed": seed, "url": url,
@@ -155,6 +155,10 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
               help="AdamW's decoupled weight decay for the trainings; 0 = plain Adam.")
 @click.option("--erase", type=click.FloatRange(0, 1), default=0, show_default=True,
               help="With --augment: chance of each of 3 small paper patches hiding part of a word; 0 = off.")
+@click.option("--conv-dropout", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
+              help="Dropout after every conv block from the third on, for the trainings.")
+@click.option("--rnn-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+              help="Dropout before and after the recurrent layers, for the trainings.")
 @click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")
 @user_errors

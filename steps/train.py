@@ -56,10 +56,14 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
               help="Decoupled weight decay (AdamW) of the kernels, e.g. 0.05; 0 = plain Adam.")
 @click.option("--erase", type=click.FloatRange(0, 1), default=0, show_default=True,
               help="With --augment: chance of each of 3 small paper patches hiding part of a word; 0 = off.")
+@click.option("--conv-dropout", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
+              help="Dropout after every conv block from the third on (compact, crnn).")
+@click.option("--rnn-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+              help="Dropout before and after the recurrent layers (compact, crnn).")
 @user_errors
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
          schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction, image_width,
-         weight_decay, erase):
+         weight_decay, erase, conv_dropout, rnn_dropout):
     check_erase(erase, augment, model_name)
     from hwr.runtime import limit_threads
 
@@ -78,7 +82,8 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
         recipe = Recipe(model=model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                         augment=augment, schedule=schedule, patience=patience, max_minutes=max_minutes,
                         ema=ema, mix_fraction=mix_fraction, image_width=image_width,
-                        weight_decay=weight_decay, erase=erase, seed=seed).effective()
+                        weight_decay=weight_decay, erase=erase, conv_dropout=conv_dropout,
+                        rnn_dropout=rnn_dropout, seed=seed).effective()
         if recipe.mix_fraction and mix_data_dir == "none":
             raise DataError(f"--mix-fraction {mix_fraction} needs --mix-data-dir: the folder to draw those words from")
         params = {"splits_uri": splits_uri, "data_dir": data_dir, "split": split, "epochs": epochs,
@@ -86,13 +91,15 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
                   "model": model_name, "augment": recipe.augment, "schedule": recipe.schedule,
                   "patience": patience, "max_minutes": max_minutes, "init_model": init_model, "ema": recipe.ema,
                   "mix_data_dir": mix_data_dir, "mix_fraction": recipe.mix_fraction,
-                  "image_width": recipe.image_width, "weight_decay": recipe.weight_decay, "erase": recipe.erase}
+                  "image_width": recipe.image_width, "weight_decay": recipe.weight_decay, "erase": recipe.erase,
+                  "conv_dropout": recipe.conv_dropout, "rnn_dropout": recipe.rnn_dropout}
         log_params_once(params)
         # mlflow run logs the parameters as given; keras_example overrides some: record what trained.
         mlflow.set_tag("hwr.recipe", f"model={recipe.model} augment={recipe.augment} schedule={recipe.schedule} "
                                      f"learning_rate={recipe.learning_rate} ema={recipe.ema} "
                                      f"mix_fraction={recipe.mix_fraction} image_width={recipe.image_width} "
-                                     f"weight_decay={recipe.weight_decay} erase={recipe.erase}")
+                                     f"weight_decay={recipe.weight_decay} erase={recipe.erase} "
+                                     f"conv_dropout={recipe.conv_dropout} rnn_dropout={recipe.rnn_dropout}")
         mlflow.set_tag("hwr.split", split)
         if os.environ.get(FAIL_SPLIT_ENV) == str(split):
             raise RuntimeError(f"failure injected for split {split} by {FAIL_SPLIT_ENV} (a test-only switch)")

@@ -25,11 +25,12 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     archive = build_iam_zip(tmp_path / "src", tmp_path / "www" / "IAM_Words.zip")
     with serve_folder(tmp_path / "www") as (url, requests_seen):
         # With the iam preset's options that the quick start leaves at their defaults, 40 synthetic
-        # words mixed into the batches, a wider canvas, weight decay and random erasing.
+        # words mixed into the batches, a wider canvas, weight decay, random erasing and heavier dropout.
         result = mlflow_run(tmp_path, "main", dataset="iam", url=f"{url}/IAM_Words.zip", sha256=sha256_of(archive),
                             epochs=1, splits=1, data_root=tmp_path / "data", val_fraction=0.2, ema=0.99,
                             mix_synthetic=0.25, samples=40, image_width=160,
-                            augment="true", weight_decay=0.01, erase=0.3)
+                            augment="true", weight_decay=0.01, erase=0.3,
+                            conv_dropout=0.1, rnn_dropout=0.3)
     assert result.returncode == 0, result.stderr[-5000:]
     assert requests_seen and requests_seen[0][0] == "/IAM_Words.zip"
     client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
@@ -49,7 +50,7 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     assert train.data.params["ema"] == "0.99"
     assert train.data.params["weight_decay"] == "0.01" and train.data.params["erase"] == "0.3"
     assert train.data.tags["hwr.recipe"].endswith(
-        " ema=0.99 mix_fraction=0.25 image_width=160 weight_decay=0.01 erase=0.3")
+        " ema=0.99 mix_fraction=0.25 image_width=160 weight_decay=0.01 erase=0.3 conv_dropout=0.1 rnn_dropout=0.3")
     # The registered model reads 160-wide images: serving takes the canvas from the model itself.
     mlflow.set_tracking_uri(environment(tmp_path)["MLFLOW_TRACKING_URI"])
     try:
@@ -57,6 +58,8 @@ def test_main_on_an_iam_archive_served_over_http(tmp_path):
     finally:
         mlflow.set_tracking_uri(None)
     assert (served.height, served.width) == (32, 160)
+    # It was built with the dropout asked for (inactive when serving, but proof the option reached the model).
+    assert served.model.get_layer("drop_in").rate == 0.3 and served.model.get_layer("drop_conv2").rate == 0.1
     # ... and the synthetic set's words (those the IAM words' charset covers) to the mix.
     assert train.data.params["mix_data_dir"] == synthetic.data.tags["hwr.data_dir"]
     assert synthetic.data.params["samples"] == "40"

@@ -53,7 +53,7 @@ def test_parent_run_with_parallel_children(client):
     # The quick start's recipe, as trained, and a calibrated confidence for every decoder.
     assert {c.data.tags["hwr.recipe"] for c in children} == {
         "model=compact augment=False schedule=constant learning_rate=0.001 ema=0.0 mix_fraction=0.0 image_width=128 "
-        "weight_decay=0.0 erase=0.0"}
+        "weight_decay=0.0 erase=0.0 conv_dropout=0.0 rnn_dropout=0.2"}
     for child in children:
         for decoder in ("greedy", "beam", "lexicon", "hybrid"):
             assert 0 <= child.data.metrics[f"val_{decoder}_ece"] <= 1

@@ -27,6 +27,20 @@ def test_every_variant_emits_the_same_frames(name):
     assert model.output_shape == (None, frames_for_width(W), 11)
 
 
+@pytest.mark.parametrize("name", ["compact", "crnn"])
+def test_dropout_rates_replace_the_variants_own(name):
+    def rates(model):
+        return {layer.name: layer.rate for layer in model.layers if layer.name.startswith("drop")}
+
+    own = rates(build_model(name, H, W, num_classes=5))
+    assert own == {"drop_in": 0.2, "drop_out": 0.2}  # the variants' own: none after the conv blocks
+    heavier = rates(build_model(name, H, W, num_classes=5, conv_dropout=0.1, rnn_dropout=0.4))
+    assert heavier["drop_in"] == heavier["drop_out"] == 0.4
+    conv = {k: v for k, v in heavier.items() if k.startswith("drop_conv")}
+    assert conv and set(conv.values()) == {0.1}
+    assert "drop_conv0" not in conv and "drop_conv1" not in conv  # from the third block on
+
+
 def test_unknown_model_is_refused():
     with pytest.raises(ValueError, match="unknown model 'big'"):
         build_model("big", H, W, 5)
@@ -133,6 +147,11 @@ def test_keras_example_always_trains_with_its_own_recipe():
     assert (example.weight_decay, example.erase) == (0.0, 0.0)
     crnn = training.Recipe(model="crnn", augment=True, weight_decay=0.05, erase=0.5).effective()
     assert (crnn.weight_decay, crnn.erase) == (0.05, 0.5)
+    # ... and its own dropout.
+    example = training.Recipe(model="keras_example", conv_dropout=0.1, rnn_dropout=0.5).effective()
+    assert (example.conv_dropout, example.rnn_dropout) == (0.0, 0.2)
+    crnn = training.Recipe(model="crnn", conv_dropout=0.1, rnn_dropout=0.5).effective()
+    assert (crnn.conv_dropout, crnn.rnn_dropout) == (0.1, 0.5)
 
 
 def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
