@@ -15,7 +15,7 @@ import pandas as pd
 from hwr import iam, images, metrics
 from hwr.charset import Charset, ctc_min_frames
 from hwr.errors import DataError
-from hwr.model import KERAS_EXAMPLE, build_model, frames_for_width
+from hwr.model import KERAS_EXAMPLE, VARIANTS, build_model, frames_for_width
 
 
 def load_images(data_dir: Path, frame: pd.DataFrame, width: int = images.IMAGE_WIDTH) -> np.ndarray:
@@ -72,12 +72,12 @@ class Recipe:
     # With augment on: the chance of each of three small patches of paper hiding part of a word
     # (random erasing), so the model learns to read a word from its context. 0 = off.
     erase: float = 0.0
-    # Dropout after every conv block from the third on, and before and after the recurrent layers
-    # (the compact and crnn variants' own: 0 and 0.2). Heavier dropout slowed learning more than it
-    # curbed overfitting in 16 epochs (docs/measurements.md, "How much dropout"); it is here for
-    # budgets long enough that the model stops improving.
-    conv_dropout: float = 0.0
-    rnn_dropout: float = 0.2
+    # Dropout after every conv block from the third on, and before and after the recurrent layers;
+    # the defaults are the crnn's own (compact's are the same). Heavier dropout slowed learning more
+    # than it curbed overfitting in 16 epochs (docs/measurements.md, "How much dropout"); it is here
+    # for budgets long enough that the model stops improving.
+    conv_dropout: float = VARIANTS["crnn"]["conv_dropout"]
+    rnn_dropout: float = VARIANTS["crnn"]["rnn_dropout"]
     seed: int = 0
 
     SCHEDULES = ("constant", "cosine")

@@ -155,10 +155,10 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
               help="AdamW's decoupled weight decay for the trainings; 0 = plain Adam.")
 @click.option("--erase", type=click.FloatRange(0, 1), default=0, show_default=True,
               help="With --augment: chance of each of 3 small paper patches hiding part of a word; 0 = off.")
-@click.option("--conv-dropout", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
-              help="Dropout after every conv block from the third on, for the trainings.")
-@click.option("--rnn-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
-              help="Dropout before and after the recurrent layers, for the trainings.")
+@click.option("--conv-dropout", type=click.FloatRange(0, 1, max_open=True), default=Recipe.conv_dropout,
+              show_default=True, help="Dropout after every conv block from the third on, for the trainings.")
+@click.option("--rnn-dropout", type=click.FloatRange(0, 1, max_open=True), default=Recipe.rnn_dropout,
+              show_default=True, help="Dropout before and after the recurrent layers, for the trainings.")
 @click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")
 @user_errors

@@ -56,10 +56,10 @@ FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on
               help="Decoupled weight decay (AdamW) of the kernels, e.g. 0.05; 0 = plain Adam.")
 @click.option("--erase", type=click.FloatRange(0, 1), default=0, show_default=True,
               help="With --augment: chance of each of 3 small paper patches hiding part of a word; 0 = off.")
-@click.option("--conv-dropout", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
-              help="Dropout after every conv block from the third on (compact, crnn).")
-@click.option("--rnn-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
-              help="Dropout before and after the recurrent layers (compact, crnn).")
+@click.option("--conv-dropout", type=click.FloatRange(0, 1, max_open=True), default=Recipe.conv_dropout,
+              show_default=True, help="Dropout after every conv block from the third on (compact, crnn).")
+@click.option("--rnn-dropout", type=click.FloatRange(0, 1, max_open=True), default=Recipe.rnn_dropout,
+              show_default=True, help="Dropout before and after the recurrent layers (compact, crnn).")
 @user_errors
 def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, threads, model_name, augment,
          schedule, patience, max_minutes, init_model, ema, mix_data_dir, mix_fraction, image_width,
