@@ -20,10 +20,13 @@ IAM_VAL_FRACTION ?= 0.05
 # (docs/measurements.md, "Weight decay and random erasing"); IAM_WEIGHT_DECAY=0 trains as the preset did before
 IAM_WEIGHT_DECAY ?= 0.05
 IAM_ERASE ?= 0
+IAM_CONV_DROPOUT ?= 0
+IAM_RNN_DROPOUT ?= 0.2
 IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P val_fraction=$(IAM_VAL_FRACTION) -P splits=1 \
 	-P model=crnn -P augment=true -P schedule=cosine -P learning_rate=$(IAM_LEARNING_RATE) -P ema=$(IAM_EMA) \
 	-P epochs=$(IAM_EPOCHS) -P patience=20 -P max_minutes=$(IAM_MINUTES) \
-	-P weight_decay=$(IAM_WEIGHT_DECAY) -P erase=$(IAM_ERASE)
+	-P weight_decay=$(IAM_WEIGHT_DECAY) -P erase=$(IAM_ERASE) \
+	-P conv_dropout=$(IAM_CONV_DROPOUT) -P rnn_dropout=$(IAM_RNN_DROPOUT)
 PRETRAIN_MINUTES ?= 25
 PRETRAIN_EPOCHS ?= 300
 PORT ?= 5001

@@ -84,6 +84,8 @@ def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_EMA=0", "IAM_VAL_FRACTION=0.1"), {"ema": "0", "val_fraction": "0.1"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_WEIGHT_DECAY=0.05", "IAM_ERASE=0.5"),
      {"weight_decay": "0.05", "erase": "0.5"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_CONV_DROPOUT=0.1", "IAM_RNN_DROPOUT=0.3"),
+     {"conv_dropout": "0.1", "rnn_dropout": "0.3"}),
 ])
 def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expected):
     # `mlflow run` stops with "Repeated parameter" when a -P comes twice, so preset values are make variables.
