@@ -20,6 +20,7 @@ IAM_VAL_FRACTION ?= 0.05
 # (docs/measurements.md, "Weight decay and random erasing"); IAM_WEIGHT_DECAY=0 trains as the preset did before
 IAM_WEIGHT_DECAY ?= 0.05
 IAM_ERASE ?= 0
+# the crnn's own dropout; more (0.1 / 0.3, with val_fraction 0.02) read unseen writers worse in one preset run
 IAM_CONV_DROPOUT ?= 0
 IAM_RNN_DROPOUT ?= 0.2
 IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P val_fraction=$(IAM_VAL_FRACTION) -P splits=1 \
