@@ -115,9 +115,13 @@ def unroll_recurrent_layers(model) -> None:
     takes ~3 s longer, once, when a server starts. Training keeps the loop: there it was no
     faster. Call it before the model's first call traces a graph.
     """
+    import keras
     from keras import layers
 
     for layer in model.layers:
+        if isinstance(layer, keras.Model):  # an ensemble's members
+            unroll_recurrent_layers(layer)
+            continue
         recurrent = [layer.forward_layer, layer.backward_layer] if isinstance(layer, layers.Bidirectional) else [layer]
         for rnn in recurrent:
             if isinstance(rnn, layers.RNN):

@@ -27,15 +27,20 @@ class Outcome:
     champion_cer: float | None  # None when there was no champion
 
 
-def best_child(client: MlflowClient, parent_run_id: str):
-    """The finished child training run with the lowest best_val_cer (ties: lower split number)."""
+def finished_children(client: MlflowClient, parent_run_id: str) -> list:
+    """The parent's training runs that finished with a validated, logged model, by split number."""
     finished = [
         r for r in child_runs(client, parent_run_id)
         if r.info.status == "FINISHED" and "best_val_cer" in r.data.metrics and MODEL_URI_TAG in r.data.tags
     ]
     if not finished:
         raise HwrError(f"run {parent_run_id} has no finished training child with a model: nothing to register")
-    return min(finished, key=lambda r: (r.data.metrics["best_val_cer"], int(r.data.tags.get("hwr.split", 0))))
+    return sorted(finished, key=lambda r: int(r.data.tags.get("hwr.split", 0)))
+
+
+def best_child(client: MlflowClient, parent_run_id: str):
+    """The finished child training run with the lowest best_val_cer (ties: lower split number)."""
+    return min(finished_children(client, parent_run_id), key=lambda r: r.data.metrics["best_val_cer"])
 
 
 def current_champion(client: MlflowClient, name: str):
@@ -76,19 +81,27 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
     current champion on `labelled_test` (the same images for both), else it is tagged challenger."""
     run = best_child(client, parent_run_id)
     metrics = run.data.metrics
-    champion = current_champion(client, name)
-    # The champion is checked before anything is registered, so a failure changes nothing.
-    champion_cer = _champion_cer(client, name, champion, labelled_test) if champion else None
-    version = mlflow.register_model(run.data.tags[MODEL_URI_TAG], name, tags={
-        "source_run": run.info.run_id, "parent_run": parent_run_id, "dataset": dataset,
-        "best_val_cer": f"{metrics['best_val_cer']:.4f}", "test_cer": f"{metrics.get('test_cer', float('nan')):.4f}",
-        "test_wer": f"{metrics.get('test_wer', float('nan')):.4f}",
-    }).version
-    client.update_model_version(name, version, description=(
+    tags = {"source_run": run.info.run_id, "parent_run": parent_run_id, "dataset": dataset,
+            "best_val_cer": f"{metrics['best_val_cer']:.4f}", "test_cer": f"{metrics.get('test_cer', float('nan')):.4f}",
+            "test_wer": f"{metrics.get('test_wer', float('nan')):.4f}"}
+    description = (
         f"CRNN trained by run {run.info.run_id} (split {run.data.tags.get('hwr.split', '?')}) of pipeline run "
         f"{parent_run_id} on {dataset or 'unknown data'}: val CER {metrics['best_val_cer']:.4f}, "
         f"test CER {metrics.get('test_cer', float('nan')):.4f}."
-    ))
+    )
+    return register_candidate(client, run.data.tags[MODEL_URI_TAG], run.info.run_id, labelled_test, name, tags,
+                              description)
+
+
+def register_candidate(client: MlflowClient, model_uri: str, source_run_id: str, labelled_test: pd.DataFrame,
+                       name: str, tags: dict[str, str], description: str) -> Outcome:
+    """Register the logged model at `model_uri` as a new version of `name`, champion only if it reads
+    `labelled_test` better than the current champion does; else it is tagged challenger."""
+    champion = current_champion(client, name)
+    # The champion is checked before anything is registered, so a failure changes nothing.
+    champion_cer = _champion_cer(client, name, champion, labelled_test) if champion else None
+    version = mlflow.register_model(model_uri, name, tags=tags).version
+    client.update_model_version(name, version, description=description)
     candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
     client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
     promoted = champion_cer is None or candidate_cer < champion_cer
@@ -96,4 +109,4 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
         client.set_registered_model_alias(name, CHAMPION, version)
     else:
         client.set_model_version_tag(name, version, CHALLENGER_TAG, "true")
-    return Outcome(str(version), run.info.run_id, promoted, candidate_cer, champion_cer)
+    return Outcome(str(version), source_run_id, promoted, candidate_cer, champion_cer)

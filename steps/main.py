@@ -1,7 +1,8 @@
 """main: the whole pipeline under one parent run.
 
 download and prepare run once (a finished run with the same parameters and code is reused),
-then one `train` child per split runs in parallel, then `register` promotes the best.
+then one `train` child per split runs in parallel, then `register` promotes the best (or, with
+--ensemble true, all the finished splits read as one model).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Pipeline:
 
 def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, samples, batch_size, seed, url,
                  sha256, data_root, learning_rate, model_name, executor, scheduler, fonts_dir, split_by, writers, test_fraction,
-                 val_fraction, mix_synthetic, **recipe) -> list[str]:
+                 val_fraction, mix_synthetic, ensemble, **recipe) -> list[str]:
     """`recipe`: the train step's model, augment, schedule, patience, max_minutes, init_model, ema, image_width,
     weight_decay, erase, conv_dropout and rnn_dropout.
 
@@ -113,7 +114,7 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
     if len(failures) < splits:
         pipeline.step("register", {"parent_run_id": pipeline.parent_id, "splits_uri": splits_uri,
                                    "data_dir": data_dir, "model_name": model_name,
-                                   "dataset": f"{dataset}:{download.info.run_id}"})
+                                   "dataset": f"{dataset}:{download.info.run_id}", "ensemble": ensemble})
     return failures
 
 
@@ -161,6 +162,8 @@ def run_pipeline(pipeline: Pipeline, *, epochs, splits, max_workers, dataset, sa
               show_default=True, help="Dropout before and after the recurrent layers, for the trainings.")
 @click.option("--mix-synthetic", type=click.FloatRange(0, 1, max_open=True), default=0, show_default=True,
               help="Share of each training batch drawn from a synthetic set of --samples words (dataset=iam); 0 = off.")
+@click.option("--ensemble", type=click.BOOL, default=False, show_default=True,
+              help="Register the finished splits' models as one ensemble (outputs averaged), not the best alone.")
 @user_errors
 def main(**options):
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened

@@ -8,6 +8,7 @@ import shutil
 import sys
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -217,11 +218,49 @@ def test_register_without_a_finished_child_is_a_clear_error(workdir, client):
     assert client.get_model_version_by_alias("hwr", "champion").version == before
 
 
+def test_ensemble_of_the_splits_is_registered_and_reads_as_their_averaged_outputs(workdir, client):
+    from hwr.decode import decode, softmax
+    from hwr.images import load_file
+    from hwr.transfer import load_logged_model
+
+    parent = runs_of(client, "main")[0]
+    [prepare] = runs_of(client, "prepare")
+    children = sorted(client.search_runs(["0"], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' "
+                                                "and tags.`mlflow.project.entryPoint` = 'train'"),
+                      key=lambda c: int(c.data.tags["hwr.split"]))
+    result = run([sys.executable, "-m", "steps.register", "--parent-run-id", parent.info.run_id,
+                  "--splits-uri", f"runs:/{prepare.info.run_id}", "--data-dir", parent.data.tags["hwr.data_dir"],
+                  "--ensemble", "true"], workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "ensemble of 2 models" in result.stderr and "hybrid CER" in result.stderr
+    newest = max(client.search_model_versions("name='hwr'"), key=lambda v: int(v.version))
+    assert newest.tags["members"] == ",".join(c.info.run_id for c in children)
+    register_run = client.get_run(newest.tags["source_run"])
+    assert register_run.data.params["ensemble"] == "True"
+    scores = register_run.data.metrics
+    assert {"test_cer", "test_beam_cer", "test_lexicon_cer", "test_hybrid_cer", "test_hybrid_ece"} <= set(scores)
+    assert float(newest.tags["test_cer"]) == pytest.approx(scores["test_cer"], abs=1e-4)
+    # Served, it reads what the members' averaged per-frame log-probabilities spell.
+    test_list = pd.read_csv(client.download_artifacts(prepare.info.run_id, "splits/test.csv", str(workdir)),
+                            dtype=str, keep_default_na=False)
+    files = [f"{parent.data.tags['hwr.data_dir']}/{p}" for p in test_list["path"][:12]]
+    pixels = np.stack([load_file(f) for f in files]).astype("float32")[..., None]
+    members = [load_logged_model(c.data.tags["hwr.model_uri"]) for c in children]
+    log_probs = np.mean([np.log(softmax(m.predict(pixels, verbose=0))) for m, _ in members], axis=0)
+    expected = [d.text for d in decode(softmax(log_probs), members[0][1], "greedy")]
+    served = mlflow.pyfunc.load_model(f"models:/hwr/{newest.version}")
+    encoded = [base64.b64encode(open(f, "rb").read()).decode() for f in files]
+    assert list(served.predict(pd.DataFrame({"image": encoded}))["text"]) == expected
+
+
 def test_one_failed_split_loses_nothing_of_the_others(workdir, client):
     versions = len(client.search_model_versions("name='hwr'"))
-    result = mlflow_run(workdir, "main", env={"HWR_TEST_FAIL_SPLIT": "1"}, data_root=workdir / "data", **TINY)
+    # Asked for an ensemble, one surviving split is registered alone.
+    result = mlflow_run(workdir, "main", env={"HWR_TEST_FAIL_SPLIT": "1"}, data_root=workdir / "data", ensemble="true",
+                        **TINY)
     assert result.returncode != 0
     assert "split 1: RuntimeError: failure injected for split 1" in result.stderr
+    assert "only one split finished: registering it alone" in result.stderr
     parent = runs_of(client, "main")[-1]
     assert parent.info.status == "FAILED" and "split 1" in parent.data.tags["hwr.failed_splits"]
     children = client.search_runs(["0"], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' "

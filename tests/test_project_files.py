@@ -86,6 +86,7 @@ def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
      {"weight_decay": "0.05", "erase": "0.5"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_CONV_DROPOUT=0.1", "IAM_RNN_DROPOUT=0.3"),
      {"conv_dropout": "0.1", "rnn_dropout": "0.3"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_SPLITS=2", "IAM_ENSEMBLE=true"), {"splits": "2", "ensemble": "true"}),
 ])
 def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expected):
     # `mlflow run` stops with "Repeated parameter" when a -P comes twice, so preset values are make variables.

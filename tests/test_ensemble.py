@@ -1,0 +1,76 @@
+"""The ensemble model: several recognizers' per-frame log-probabilities averaged in one Keras model."""
+
+import numpy as np
+import pytest
+
+from hwr import transfer
+from hwr.charset import Charset
+from hwr.decode import softmax
+from hwr.ensemble import ENSEMBLE, build_ensemble
+from hwr.errors import DataError, HwrError
+from hwr.inference import Recognizer
+from hwr.model import build_model, unroll_recurrent_layers
+
+H, W = 32, 128
+CHARSET = Charset(tuple("abc"))
+
+
+def images(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, H, W, 1)).astype("float32")
+
+
+def log_softmax(logits):
+    return np.log(softmax(logits))
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [build_model("compact", H, W, CHARSET.num_classes, seed=s) for s in (1, 2, 3)]
+
+
+def test_output_is_the_mean_of_the_members_log_probabilities(members):
+    x = images(4)
+    expected = np.mean([log_softmax(m.predict(x, verbose=0)) for m in members], axis=0)
+    ensemble = build_ensemble(members)
+    assert ensemble.name == ENSEMBLE
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, atol=1e-5)
+    # The members differ, so the mean is none of them.
+    assert not np.allclose(expected, log_softmax(members[0].predict(x, verbose=0)), atol=1e-3)
+
+
+def test_an_ensemble_of_one_model_twice_reads_as_that_model(members):
+    x = images(6, seed=1)[..., 0].astype(np.uint8)
+    alone = Recognizer(members[0], CHARSET).recognize(x)
+    twice = Recognizer(build_ensemble([members[0], members[0]]), CHARSET).recognize(x)
+    assert [t for t, _ in twice] == [t for t, _ in alone]
+    np.testing.assert_allclose([c for _, c in twice], [c for _, c in alone], rtol=1e-4)
+
+
+def test_saved_ensemble_loads_with_its_members_and_unrolls_them(members, tmp_path):
+    import keras
+
+    ensemble = build_ensemble(members[:2])
+    ensemble.save(tmp_path / "ensemble.keras")
+    loaded = keras.saving.load_model(tmp_path / "ensemble.keras", compile=False)
+    x = images(3, seed=2)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), ensemble.predict(x, verbose=0), atol=1e-6)
+    unroll_recurrent_layers(loaded)
+    lstms = [rnn for member in loaded.layers if isinstance(member, keras.Model) for layer in member.layers
+             if isinstance(layer, keras.layers.Bidirectional) for rnn in (layer.forward_layer, layer.backward_layer)]
+    assert len(lstms) == 2 * 2 * 2 and all(rnn.unroll for rnn in lstms)  # 2 members x 2 BiLSTMs x 2 directions
+
+
+def test_models_of_other_shapes_or_a_single_model_are_refused(members):
+    with pytest.raises(HwrError, match="at least 2 models, got 1"):
+        build_ensemble(members[:1])
+    wider = build_model("compact", H, 2 * W, CHARSET.num_classes)
+    with pytest.raises(HwrError, match="cannot be averaged"):
+        build_ensemble([members[0], wider])
+    other_alphabet = build_model("compact", H, W, CHARSET.num_classes + 1)
+    with pytest.raises(HwrError, match="cannot be averaged"):
+        build_ensemble([members[0], other_alphabet])
+
+
+def test_an_ensemble_is_refused_as_init_model(members):
+    with pytest.raises(DataError, match="init_model is a 'ensemble' model, this training builds 'compact'"):
+        transfer.copy_weights(build_ensemble(members[:2]), CHARSET, members[0], CHARSET)
