@@ -121,3 +121,17 @@ def test_readme_links_reach_a_file_and_heading(project_dir):
         assert target.is_file(), f"README links to {path}, which does not exist"
         if anchor:
             assert anchor in heading_anchors(target.read_text()), f"README: no heading #{anchor} in {path}"
+
+
+def test_readme_spells_out_the_iam_preset_that_make_runs(project_dir):
+    # README's "the same as:" command is how users run the preset without make; it must not drift.
+    lines = readme(project_dir).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("make iam IAM_URL=/path/to/IAM_Words.zip")
+                 and "the same as" in line)
+    command = []
+    for line in lines[start + 1:]:
+        command.append(line.rstrip("\\ "))
+        if not line.endswith("\\"):
+            break
+    spelled = re.findall(r"-P (\w+)=(\S+)", " ".join(command))
+    assert spelled == mlflow_params(make_dry_run(project_dir, "iam", "IAM_URL=/path/to/IAM_Words.zip"))
