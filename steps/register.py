@@ -44,7 +44,7 @@ def main(parent_run_id, splits_uri, data_dir, model_name, dataset, ensemble):
                                         Path(data_dir), labelled_test, model_name, dataset)
         else:
             if ensemble:
-                progress.say("only one split finished: registering it alone, not as an ensemble")
+                progress.say("ensemble asked for, but one split finished: registering it alone")
             outcome = register_best(client, parent_run_id, labelled_test, model_name, dataset)
         mlflow.log_metrics({"candidate_test_cer": outcome.candidate_cer, "registered_version": int(outcome.version)})
         mlflow.set_tags({"hwr.registered_version": outcome.version, "hwr.promoted": str(outcome.promoted)})

@@ -260,7 +260,7 @@ def test_one_failed_split_loses_nothing_of_the_others(workdir, client):
                         **TINY)
     assert result.returncode != 0
     assert "split 1: RuntimeError: failure injected for split 1" in result.stderr
-    assert "only one split finished: registering it alone" in result.stderr
+    assert "ensemble asked for, but one split finished: registering it alone" in result.stderr
     parent = runs_of(client, "main")[-1]
     assert parent.info.status == "FAILED" and "split 1" in parent.data.tags["hwr.failed_splits"]
     children = client.search_runs(["0"], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' "
