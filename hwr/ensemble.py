@@ -55,23 +55,37 @@ def load_members(model_uris: list[str]) -> tuple[list, Charset]:
     return [model for model, _ in loaded], loaded[0][1]
 
 
-def calibration_words(splits_uri: str, splits: list[int], dest: Path) -> pd.DataFrame:
-    """The validation words of every member's split (path, text), each once.
+# Fewer words than this held out by every member, and the ensemble calibrates on all their
+# validation words instead: a biased sample beats a fit on a handful.
+MIN_HELD_OUT_WORDS = 100
 
-    No word is held out from all members (each validated on other writers), so a word one member
-    validated on, another trained on: the ensemble's confidence fitted here may run a little
-    high on new writers; the register run logs its calibration error on the test words.
+
+def calibration_words(splits_uri: str, splits: list[int], dest: Path) -> tuple[pd.DataFrame, str]:
+    """The words to calibrate the ensemble on (path, text), and which words they are, in words.
+
+    The honest ones are those no member trained on: in every member's validation list. Each split
+    draws its validation writers at random, so there may be few; then it is the words of any
+    member's validation list, each once, on which the ensemble is over-confident: a word one
+    member validated on, another trained on.
     """
     from hwr.splits import fetch_split
 
     lists = [fetch_split(splits_uri, k, dest / f"split-{k}").val for k in splits]
-    return pd.concat(lists, ignore_index=True).drop_duplicates("path").reset_index(drop=True)
+    held_out = set.intersection(*(set(frame["path"]) for frame in lists))
+    if len(held_out) >= MIN_HELD_OUT_WORDS:
+        words = lists[0][lists[0]["path"].isin(held_out)].reset_index(drop=True)
+        return words, f"{len(words)} validation words no member trained on"
+    words = pd.concat(lists, ignore_index=True).drop_duplicates("path").reset_index(drop=True)
+    return words, (f"{len(words)} validation words of any member (only {len(held_out)} held out by every member, "
+                   f"under {MIN_HELD_OUT_WORDS}): confidence may run high on new writers")
 
 
 def log_ensemble(children: list, splits_uri: str, data_dir: Path, tmp: Path):
     """The ensemble of `children` (finished training runs) as the hwr pyfunc, logged in the active
-    run: calibrated on the members' validation words with today's decoder settings. Returns
-    MLflow's ModelInfo."""
+    run: calibrated on their validation words (see calibration_words) with today's decoder
+    settings. Returns MLflow's ModelInfo."""
+    import mlflow
+
     from hwr import images, packaging, training
     from hwr.calibration import fit as fit_calibration
     from hwr.decode import DecoderSettings
@@ -84,7 +98,9 @@ def log_ensemble(children: list, splits_uri: str, data_dir: Path, tmp: Path):
     model = build_ensemble(members)
     width = model.input_shape[2]
     splits = [int(run.data.tags.get("hwr.split", 0)) for run in children]
-    val = training.trainable(calibration_words(splits_uri, splits, tmp), charset, frames_for_width(width))
+    words, described = calibration_words(splits_uri, splits, tmp)
+    mlflow.set_tag("hwr.calibration_words", described)
+    val = training.trainable(words, charset, frames_for_width(width))
     if val.empty:
         raise HwrError(f"the splits {splits} of {splits_uri} have no validation word to calibrate the ensemble on")
     settings = DecoderSettings()

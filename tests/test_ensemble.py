@@ -1,6 +1,7 @@
 """The ensemble model: several recognizers' per-frame log-probabilities averaged in one Keras model."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hwr import transfer
@@ -74,3 +75,35 @@ def test_models_of_other_shapes_or_a_single_model_are_refused(members):
 def test_an_ensemble_is_refused_as_init_model(members):
     with pytest.raises(DataError, match="init_model is a 'ensemble' model, this training builds 'compact'"):
         transfer.copy_weights(build_ensemble(members[:2]), CHARSET, members[0], CHARSET)
+
+
+def write_prepared(folder, vals):
+    """A prepare run's artifacts as a local folder: vocab.json and splits/ with one val list per split."""
+    from hwr.splits import Splits, write_splits
+
+    empty = pd.DataFrame({"path": [], "text": []})
+    folds = [(empty, pd.DataFrame({"path": [f"w{i}.png" for i in ids], "text": [f"t{i}" for i in ids]}))
+             for ids in vals]
+    write_splits(Splits(empty, folds), folder / "splits")
+    CHARSET.save(folder / "vocab.json")
+    return str(folder)
+
+
+def test_calibration_words_are_those_no_member_trained_on(tmp_path):
+    from hwr.ensemble import MIN_HELD_OUT_WORDS, calibration_words
+
+    n = MIN_HELD_OUT_WORDS
+    prepared = write_prepared(tmp_path / "prepared", [range(0, 2 * n), range(n, 3 * n)])
+    words, described = calibration_words(prepared, [0, 1], tmp_path / "fetched")
+    assert list(words["path"]) == [f"w{i}.png" for i in range(n, 2 * n)]
+    assert list(words["text"]) == [f"t{i}" for i in range(n, 2 * n)]
+    assert described == f"{n} validation words no member trained on"
+
+
+def test_too_few_held_out_words_calibrate_on_every_members_validation_words(tmp_path):
+    from hwr.ensemble import calibration_words
+
+    prepared = write_prepared(tmp_path / "prepared", [range(0, 30), range(25, 60)])
+    words, described = calibration_words(prepared, [0, 1], tmp_path / "fetched")
+    assert sorted(words["path"]) == sorted(f"w{i}.png" for i in range(60))  # each word once
+    assert "60 validation words of any member (only 5 held out by every member" in described
