@@ -75,7 +75,7 @@ def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
     (("pretrain",), {"epochs": "300", "max_minutes": "25", "model_name": "hwr-synthetic"}),
     (("pretrain", "PRETRAIN_MINUTES=0", "PRETRAIN_EPOCHS=13"), {"epochs": "13", "max_minutes": "0"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip"),
-     {"url": "/x/IAM_Words.zip", "epochs": "300", "max_minutes": "85", "learning_rate": "0.003", "ema": "0.999",
+     {"url": "/x/IAM_Words.zip", "epochs": "300", "max_minutes": "80", "learning_rate": "0.003", "ema": "0.999",
       "val_fraction": "0.05", "splits": "2", "ensemble": "true"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_MINUTES=0", "IAM_EPOCHS=75"), {"epochs": "75", "max_minutes": "0"}),
     (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_SPLIT_BY=writer", "ARGS=-P writers=/x/forms_writers.tsv"),
