@@ -30,7 +30,8 @@ IAM_RNN_DROPOUT ?= 0.2
 IAM_SPLITS ?= 2
 IAM_ENSEMBLE ?= true
 IAM_PRESET = -P split_by=$(IAM_SPLIT_BY) -P test_fraction=0.2 -P val_fraction=$(IAM_VAL_FRACTION) \
-	-P splits=$(IAM_SPLITS) -P ensemble=$(IAM_ENSEMBLE) -P model=crnn -P augment=true -P schedule=cosine -P learning_rate=$(IAM_LEARNING_RATE) -P ema=$(IAM_EMA) \
+	-P splits=$(IAM_SPLITS) -P ensemble=$(IAM_ENSEMBLE) \
+	-P model=crnn -P augment=true -P schedule=cosine -P learning_rate=$(IAM_LEARNING_RATE) -P ema=$(IAM_EMA) \
 	-P epochs=$(IAM_EPOCHS) -P patience=20 -P max_minutes=$(IAM_MINUTES) \
 	-P weight_decay=$(IAM_WEIGHT_DECAY) -P erase=$(IAM_ERASE) \
 	-P conv_dropout=$(IAM_CONV_DROPOUT) -P rnn_dropout=$(IAM_RNN_DROPOUT)

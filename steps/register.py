@@ -3,9 +3,8 @@ as one model) becomes a new version of `hwr`; champion if it wins."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tempfile
+from pathlib import Path
 
 import click
 import mlflow
