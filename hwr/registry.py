@@ -94,15 +94,18 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
 
 
 def register_candidate(client: MlflowClient, model_uri: str, source_run_id: str, labelled_test: pd.DataFrame,
-                       name: str, tags: dict[str, str], description: str) -> Outcome:
+                       name: str, tags: dict[str, str], description: str,
+                       candidate_cer: float | None = None) -> Outcome:
     """Register the logged model at `model_uri` as a new version of `name`, champion only if it reads
-    `labelled_test` better than the current champion does; else it is tagged challenger."""
+    `labelled_test` better than the current champion does; else it is tagged challenger.
+    `candidate_cer`: its greedy CER on `labelled_test` when the caller has just measured it."""
     champion = current_champion(client, name)
     # The champion is checked before anything is registered, so a failure changes nothing.
     champion_cer = _champion_cer(client, name, champion, labelled_test) if champion else None
     version = mlflow.register_model(model_uri, name, tags=tags).version
     client.update_model_version(name, version, description=description)
-    candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
+    if candidate_cer is None:
+        candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
     client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
     promoted = champion_cer is None or candidate_cer < champion_cer
     if promoted:
