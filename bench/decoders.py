@@ -1,11 +1,11 @@
 """The lexicon and hybrid decoders' constants, swept on a model's validation words.
 
 Lexicon size x word-prior weight x the hybrid decoder's out-of-lexicon penalty (the fields of
-hwr.decode.DecoderSettings): CER and words right of each combination, beside the settings the
+hwr.decoding.decode.DecoderSettings): CER and words right of each combination, beside the settings the
 model was logged with (the baseline, decoded in the same run); the figures go to
 bench/results/decoders.json. The network runs once; every combination decodes the same
 probabilities, and the free beam is searched once too, since the hybrid decoder is "lexicon
-word or free beam's best" (hwr.decode.hybrid_decode).
+word or free beam's best" (hwr.decoding.decode.hybrid_decode).
 
 Tune on validation words, never on the test words you report:
 
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def sweep(probs, truths, charset, sizes, weights, penalties, beam_width=None):
     """One row per (size, weight): the lexicon decoder's scores and the hybrid decoder's at each penalty."""
-    from hwr import metrics
-    from hwr.decode import DEFAULT_BEAM_WIDTH, beam_decode, hybrid_choice, lexicon_decode
-    from hwr.lexicon import default_lexicon
+    from hwr.evaluation import metrics
+    from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, beam_decode, hybrid_choice, lexicon_decode
+    from hwr.decoding.lexicon import default_lexicon
 
     beam_width = beam_width or DEFAULT_BEAM_WIDTH
 
@@ -68,9 +68,9 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
     import mlflow
     import numpy as np
 
-    from hwr import decode
-    from hwr.evaluation import read_file_list
-    from hwr.images import load_file
+    from hwr.decoding import decode
+    from hwr.evaluation.scoring import read_file_list
+    from hwr.data.images import load_file
 
     labelled = read_file_list(Path(file_list), Path(data))
     recognizer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().recognizer

@@ -1,11 +1,11 @@
 """The default lexicon's cost in a process: build time and the memory it keeps.
 
-A served model builds its lexicon when it loads (hwr.pyfunc), so this is start-up time and
+A served model builds its lexicon when it loads (hwr.serving.pyfunc), so this is start-up time and
 worker memory. Each measurement runs in a fresh process, at each --sizes: the build alone
 (`build_default`: what the process keeps when nothing is given back, the baseline) against
 `default_lexicon` (the build, then wordfreq's caches cleared and the freed heap returned, and
 the lexicon written to an empty cache folder), and `cached` (a new process loading what
-`default_lexicon` wrote there: what every process after the first does, hwr.lexicon_cache).
+`default_lexicon` wrote there: what every process after the first does, hwr.decoding.lexicon_cache).
 Memory is the process's RSS after the build minus before it, after a garbage collection.
 
     python bench/lexicon.py [--sizes 50000,200000] [--repeats 2]
@@ -32,9 +32,9 @@ def _worker(way: str, size: int) -> dict:
     import wordfreq  # noqa: F401 - imported before the first reading: a served model's worker has it
 
     from bench.common import rss_mib
-    from hwr import lexicon
-    from hwr.charset import Charset
-    from hwr.word_labels import IAM_CHARSET
+    from hwr.decoding import lexicon
+    from hwr.data.charset import Charset
+    from hwr.data.synthetic.word_labels import IAM_CHARSET
 
     charset = Charset(tuple(sorted(IAM_CHARSET)))
     gc.collect()
@@ -59,7 +59,7 @@ def main(sizes, repeats, worker):
     import tempfile
 
     from bench.common import run_worker, save
-    from hwr.lexicon_cache import CACHE_DIR_ENV
+    from hwr.decoding.lexicon_cache import CACHE_DIR_ENV
 
     figures: dict[str, dict] = {}
     for round_ in range(repeats):

@@ -39,8 +39,8 @@ def _worker(model_name: str, threads: int, steps: int, batch_size: int) -> dict:
     import keras
     import numpy as np
 
-    from hwr import images
-    from hwr.model import build_model
+    from hwr.data import images
+    from hwr.model.variants import build_model
 
     model = build_model(model_name, images.IMAGE_HEIGHT, images.IMAGE_WIDTH, CLASSES)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CTC(), jit_compile=False)
@@ -52,7 +52,7 @@ def _worker(model_name: str, threads: int, steps: int, batch_size: int) -> dict:
     timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_ends.append(time.perf_counter()))
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])
     # From the first batch's end to the last's: a fit() call's start can wait seconds for the
-    # previous call's tf.data threads to stop (see hwr.training.training_dataset); that is not a step.
+    # previous call's tf.data threads to stop (see hwr.training.loop.training_dataset); that is not a step.
     return {"ms_per_step": 1000 * (batch_ends[-1] - batch_ends[0]) / (len(batch_ends) - 1)}
 
 

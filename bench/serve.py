@@ -33,7 +33,7 @@ from bench.common import save, tree_rss_mib, worker_rss_mib  # noqa: E402
 
 def word_images(count: int) -> list[str]:
     """Synthetic word images as base64 PNGs (the served model's input)."""
-    from hwr import font_catalog, synth, word_labels
+    from hwr.data.synthetic import font_catalog, synth, word_labels
 
     rng = np.random.default_rng(0)
     fonts = font_catalog.handwriting_fonts()

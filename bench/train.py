@@ -1,7 +1,7 @@
 """Training input pipeline: samples/s of one training epoch, three ways, in one run.
 
-  ours      hwr's path: every image preprocessed once into memory (hwr.training.load_images),
-            then one epoch of hwr.training.train (validation included)
+  ours      hwr's path: every image preprocessed once into memory (hwr.training.loop.load_images),
+            then one epoch of hwr.training.loop.train (validation included)
   in_memory upper bound: the same model fit on tensors that are already in memory
   keras_ex  Keras-example style: tf.data reads, decodes and resizes every image every epoch
 
@@ -36,9 +36,10 @@ def _worker(mode: str, data_root: str, samples: int, batch_size: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from hwr import datasets, images, splits, training
-    from hwr.charset import Charset
-    from hwr.model import build_crnn, frames_for_width
+    from hwr.data import datasets, images, splits
+    from hwr.training import loop as training
+    from hwr.data.charset import Charset
+    from hwr.model.variants import build_crnn, frames_for_width
 
     data = datasets.synthetic(Path(data_root), samples, seed=42)
     charset = Charset.from_texts(data.index["text"])

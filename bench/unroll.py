@@ -1,7 +1,7 @@
 """Inference with the recurrent loops unrolled (what the served model does) against the loop.
 
-hwr.pyfunc unrolls every LSTM when it loads a model (hwr.model.unroll_recurrent_layers). This
-times the forward pass the server runs (hwr.inference.Recognizer.logits) for one image and for
+hwr.serving.pyfunc unrolls every LSTM when it loads a model (hwr.model.variants.unroll_recurrent_layers). This
+times the forward pass the server runs (hwr.decoding.recognizer.Recognizer.logits) for one image and for
 64, both ways, on the same weights, in the same process: the looped model is the baseline.
 Rounds alternate between the two so that a busy machine slows both alike; each figure is the
 median over rounds. Also: the first call's cost (graph tracing, what a server's start pays) and
@@ -27,10 +27,10 @@ CLASSES = 80
 
 
 def _recognizers(model_name: str):
-    from hwr import images
-    from hwr.charset import Charset
-    from hwr.inference import Recognizer
-    from hwr.model import build_model, unroll_recurrent_layers
+    from hwr.data import images
+    from hwr.data.charset import Charset
+    from hwr.decoding.recognizer import Recognizer
+    from hwr.model.variants import build_model, unroll_recurrent_layers
 
     charset = Charset(tuple(chr(c) for c in range(33, 33 + CLASSES - 1)))
     looped = build_model(model_name, images.IMAGE_HEIGHT, images.IMAGE_WIDTH, charset.num_classes)
@@ -58,7 +58,7 @@ def main(model_name, rounds, calls):
 
     quiet_tensorflow()
     from bench.common import save
-    from hwr import images
+    from hwr.data import images
 
     recognizers = _recognizers(model_name)
     rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ import click
 
 from hwr.errors import HwrError
 from hwr.runtime import quiet_tensorflow
-from hwr.tracking import ERROR_TAG
+from hwr.pipeline.tracking import ERROR_TAG
 
 quiet_tensorflow()  # before any step imports TensorFlow
 
@@ -63,7 +63,7 @@ def positive(name: str):
 
 def check_image_width(ctx, param, value):
     """A click callback for --image-width: whole CTC frames (a multiple of 4), within sane bounds."""
-    from hwr.model import DOWNSAMPLE
+    from hwr.model.variants import DOWNSAMPLE
 
     if value is not None and (value % DOWNSAMPLE or not 64 <= value <= 512):
         raise click.BadParameter(f"image_width must be a multiple of {DOWNSAMPLE} from 64 to 512, got {value}")
@@ -72,7 +72,7 @@ def check_image_width(ctx, param, value):
 
 def check_erase(erase: float, augment: bool, model: str) -> None:
     """Random erasing is part of the augmentation: asked for without it, it would silently do nothing."""
-    from hwr.model import KERAS_EXAMPLE
+    from hwr.model.variants import KERAS_EXAMPLE
 
     if erase and not augment and model != KERAS_EXAMPLE:  # keras_example drops both anyway
         raise click.UsageError(f"--erase {erase} paints patches in the augmentation: use it with --augment true")
@@ -83,7 +83,7 @@ def step_run():
     """mlflow.start_run() that also records this process as the run's owner (see mark_orphans_killed)."""
     import mlflow
 
-    from hwr.tracking import claim_run
+    from hwr.pipeline.tracking import claim_run
 
     with mlflow.start_run() as run:
         claim_run(mlflow.MlflowClient(), run.info.run_id)

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 import mlflow
 
-from hwr import datasets, progress
-from hwr.tracking import log_input, log_params_once
+from hwr.data import datasets
+from hwr.pipeline import progress
+from hwr.pipeline.tracking import log_input, log_params_once
 from steps._cli import positive, step_run, user_errors
 
 DATA_DIR_TAG = "hwr.data_dir"

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 import mlflow
 
-from hwr import evaluation, progress
-from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH
-from hwr.pyfunc import MAX_BEAM_WIDTH
-from hwr.tracking import fetch_artifact, log_params_once
+from hwr.evaluation import scoring as evaluation
+from hwr.pipeline import progress
+from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
+from hwr.serving.pyfunc import MAX_BEAM_WIDTH
+from hwr.pipeline.tracking import fetch_artifact, log_params_once
 from steps._cli import step_run, user_errors
 
 

@@ -17,14 +17,15 @@ import click
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from hwr import datasets, progress
-from hwr.executors import EXECUTORS, check_scheduler, open_executor, train_split, use_this_python
-from hwr.images import IMAGE_WIDTH
-from hwr.model import MODELS
-from hwr.progress import SCRIPT_LOG_ENV
-from hwr.splits import SPLIT_BY
-from hwr.training import Recipe
-from hwr.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
+from hwr.data import datasets
+from hwr.pipeline import progress
+from hwr.pipeline.executors import EXECUTORS, check_scheduler, open_executor, train_split, use_this_python
+from hwr.data.images import IMAGE_WIDTH
+from hwr.model.variants import MODELS
+from hwr.pipeline.progress import SCRIPT_LOG_ENV
+from hwr.data.splits import SPLIT_BY
+from hwr.training.loop import Recipe
+from hwr.pipeline.tracking import GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, log_params_once, mark_orphans_killed
 from steps._cli import check_erase, check_image_width, positive, step_run, user_errors
 from steps.download import DATA_DIR_TAG
 

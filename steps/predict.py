@@ -41,7 +41,7 @@ def collect(paths: tuple[str, ...]) -> list[str]:
 def main(model_uri, paths):
     import mlflow
 
-    from hwr.evaluation import predict_files_each
+    from hwr.evaluation.scoring import predict_files_each
 
     files = collect(paths)
     model = mlflow.pyfunc.load_model(model_uri)

@@ -9,10 +9,11 @@ import click
 import mlflow
 import pandas as pd
 
-from hwr import progress, splits
-from hwr.charset import Charset
+from hwr.pipeline import progress
+from hwr.data import splits
+from hwr.data.charset import Charset
 from hwr.errors import DataError
-from hwr.tracking import fetch_artifact, log_params_once
+from hwr.pipeline.tracking import fetch_artifact, log_params_once
 from steps._cli import positive, step_run, user_errors
 
 

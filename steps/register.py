@@ -11,10 +11,10 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from hwr import progress
-from hwr.registry import finished_children, register_best, register_candidate
-from hwr.splits import fetch_test_list
-from hwr.tracking import log_params_once
+from hwr.pipeline import progress
+from hwr.pipeline.registry import finished_children, register_best, register_candidate
+from hwr.data.splits import fetch_test_list
+from hwr.pipeline.tracking import log_params_once
 from steps._cli import step_run, user_errors
 
 
@@ -59,8 +59,9 @@ def register_ensemble(client, run_id, parent_run_id, children, splits_uri, data_
                       dataset):
     """Log the children's ensemble in this run, score it on the test words with every decoder
     (as a train run scores its model), and register it."""
-    from hwr import ensemble, evaluation
-    from hwr.decode import DECODERS
+    from hwr.model import ensemble
+    from hwr.evaluation import scoring as evaluation
+    from hwr.decoding.decode import DECODERS
 
     members = [child.info.run_id for child in children]
     progress.say(f"ensemble of {len(members)} models: {', '.join(members)}")

@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 import mlflow
 
-from hwr import progress
+from hwr.pipeline import progress
 from hwr.errors import DataError
-from hwr.images import IMAGE_HEIGHT, IMAGE_WIDTH
-from hwr.model import MODELS
-from hwr.registry import MODEL_URI_TAG
-from hwr.tracking import log_params_once
-from hwr.training import Recipe
+from hwr.data.images import IMAGE_HEIGHT, IMAGE_WIDTH
+from hwr.model.variants import MODELS
+from hwr.pipeline.registry import MODEL_URI_TAG
+from hwr.pipeline.tracking import log_params_once
+from hwr.training.loop import Recipe
 from steps._cli import check_erase, check_image_width, positive, step_run, user_errors
 
 FAIL_SPLIT_ENV = "HWR_TEST_FAIL_SPLIT"  # tests set it to make one split fail on purpose
@@ -68,14 +68,17 @@ def main(splits_uri, data_dir, split, epochs, batch_size, learning_rate, seed, t
     from hwr.runtime import limit_threads
 
     limit_threads(threads)
-    from hwr import images, packaging, plots, training
-    from hwr.calibration import fit as fit_calibration
-    from hwr.decode import DecoderSettings
-    from hwr.evaluation import score_decoders
-    from hwr.inference import Recognizer
-    from hwr.model import frames_for_width
-    from hwr.splits import VOCAB_ARTIFACT, fetch_split
-    from hwr.transfer import initializer
+    from hwr.data import images
+    from hwr.serving import packaging
+    from hwr.evaluation import plots
+    from hwr.training import loop as training
+    from hwr.decoding.calibration import fit as fit_calibration
+    from hwr.decoding.decode import DecoderSettings
+    from hwr.evaluation.scoring import score_decoders
+    from hwr.decoding.recognizer import Recognizer
+    from hwr.model.variants import frames_for_width
+    from hwr.data.splits import VOCAB_ARTIFACT, fetch_split
+    from hwr.model.transfer import initializer
 
     with step_run() as run, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

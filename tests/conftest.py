@@ -9,7 +9,7 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# A lexicon cache of this test session's own (hwr.lexicon_cache), inherited by every process the
+# A lexicon cache of this test session's own (hwr.decoding.lexicon_cache), inherited by every process the
 # tests start: it starts empty, as on a fresh machine, and leaves the user's ~/.cache alone.
 TEST_CACHE_DIR = tempfile.mkdtemp(prefix="hwr-test-cache-")
 os.environ["HWR_CACHE_DIR"] = TEST_CACHE_DIR

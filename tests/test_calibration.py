@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hwr import calibration
-from hwr.charset import Charset
-from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
-from hwr.lexicon import Lexicon
+from hwr.decoding import calibration
+from hwr.data.charset import Charset
+from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
+from hwr.decoding.lexicon import Lexicon
 
 CHARSET = Charset(tuple(string.ascii_lowercase))
 FRAMES = 32
@@ -134,7 +134,7 @@ def test_without_calibration_the_confidence_is_the_model_probability():
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
-    from hwr.model import build_crnn
+    from hwr.model.variants import build_crnn
 
     folder = tmp_path_factory.mktemp("model")
     build_crnn(32, 128, CHARSET.num_classes, seed=0).save(folder / "model.keras")
@@ -143,8 +143,8 @@ def saved_model(tmp_path_factory):
 
 
 def served_confidence(artifacts, params=None):
-    from hwr.images import encode_png_base64
-    from hwr.pyfunc import HwrModel
+    from hwr.data.images import encode_png_base64
+    from hwr.serving.pyfunc import HwrModel
 
     served = HwrModel()
     served.load_context(SimpleNamespace(artifacts={k: str(v) for k, v in artifacts.items()}))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hwr.charset import BLANK, Charset, ctc_min_frames
+from hwr.data.charset import BLANK, Charset, ctc_min_frames
 
 
 def test_vocabulary_is_sorted_unique_and_blank_is_zero():

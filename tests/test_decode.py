@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwr.charset import Charset, ctc_min_frames
-from hwr.decode import beam_decode, decode, greedy_decode, hybrid_decode, lexicon_decode, softmax
-from hwr.lexicon import Lexicon
+from hwr.data.charset import Charset, ctc_min_frames
+from hwr.decoding.decode import beam_decode, decode, greedy_decode, hybrid_decode, lexicon_decode, softmax
+from hwr.decoding.lexicon import Lexicon
 
 CS = Charset.from_texts(["abc"])  # a=1, b=2, c=3
 WIDE = 100_000  # a beam that never drops a hypothesis on these small cases
@@ -276,9 +276,9 @@ def test_lexicon_decoding_only_returns_lexicon_words(frames, words, beam_width):
 @pytest.fixture(scope="module")
 def served():
     """The pyfunc around a tiny untrained model, as load_context would leave it (minus the file loading)."""
-    from hwr.inference import Recognizer
-    from hwr.model import build_crnn
-    from hwr.pyfunc import HwrModel
+    from hwr.decoding.recognizer import Recognizer
+    from hwr.model.variants import build_crnn
+    from hwr.serving.pyfunc import HwrModel
 
     charset = Charset.from_texts(["abcdefghijklmnopqrstuvwxyz"])
     model = HwrModel()
@@ -292,13 +292,13 @@ def test_loading_the_served_model_warns_nothing_about_predicts_type_hints():
     import sys
     from pathlib import Path
 
-    done = subprocess.run([sys.executable, "-W", "always", "-c", "import hwr.pyfunc"], capture_output=True,
+    done = subprocess.run([sys.executable, "-W", "always", "-c", "import hwr.serving.pyfunc"], capture_output=True,
                           text=True, check=True, cwd=Path(__file__).resolve().parents[1])
     assert "type hint" not in done.stderr, done.stderr
 
 
 def image_b64():
-    from hwr.images import encode_png_base64
+    from hwr.data.images import encode_png_base64
 
     return encode_png_base64(np.random.default_rng(0).integers(0, 256, (40, 150), dtype=np.uint8))
 
@@ -336,6 +336,6 @@ def test_every_decoder_is_served(served, params):
     assert list(answer.columns) == ["text", "confidence"] and len(answer) == 2
     assert answer["confidence"].between(0, 1).all()
     if params and params["decoder"] == "lexicon":
-        from hwr.lexicon import default_lexicon
+        from hwr.decoding.lexicon import default_lexicon
 
         assert all(text in default_lexicon(served.recognizer.charset) for text in answer["text"])

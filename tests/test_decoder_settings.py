@@ -10,11 +10,11 @@ import mlflow
 import numpy as np
 import pytest
 
-from hwr import calibration
-from hwr.charset import Charset
-from hwr.decode import (LEGACY_SETTINGS, DecoderSettings, beam_decode, decode, hybrid_decode, lexicon_decode,
+from hwr.decoding import calibration
+from hwr.data.charset import Charset
+from hwr.decoding.decode import (LEGACY_SETTINGS, DecoderSettings, beam_decode, decode, hybrid_decode, lexicon_decode,
                         softmax)
-from hwr.lexicon import Lexicon
+from hwr.decoding.lexicon import Lexicon
 
 CHARSET = Charset(tuple(string.ascii_lowercase))
 FRAMES = 32
@@ -99,7 +99,7 @@ def test_calibration_is_fitted_to_the_settings_scores():
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
-    from hwr.model import build_crnn
+    from hwr.model.variants import build_crnn
 
     folder = tmp_path_factory.mktemp("model")
     build_crnn(32, 128, CHARSET.num_classes, seed=0).save(folder / "model.keras")
@@ -108,7 +108,7 @@ def saved_model(tmp_path_factory):
 
 
 def loaded(artifacts):
-    from hwr.pyfunc import HwrModel
+    from hwr.serving.pyfunc import HwrModel
 
     served = HwrModel()
     served.load_context(SimpleNamespace(artifacts=artifacts))
@@ -126,9 +126,9 @@ def test_unreadable_stored_settings_are_named(saved_model, tmp_path):
 
 
 def test_a_logged_model_is_served_with_the_settings_it_was_logged_with(tmp_path):
-    from hwr import packaging
-    from hwr.images import encode_png_base64
-    from hwr.model import build_crnn
+    from hwr.serving import packaging
+    from hwr.data.images import encode_png_base64
+    from hwr.model.variants import build_crnn
 
     settings = DecoderSettings(lexicon_size=1000, prior_weight=0.3, penalty=5.0)
     example = encode_png_base64(np.random.default_rng(0).integers(0, 256, (40, 150), dtype=np.uint8))

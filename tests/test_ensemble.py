@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwr import transfer
-from hwr.charset import Charset
-from hwr.decode import softmax
-from hwr.ensemble import ENSEMBLE, build_ensemble
+from hwr.model import transfer
+from hwr.data.charset import Charset
+from hwr.decoding.decode import softmax
+from hwr.model.ensemble import ENSEMBLE, build_ensemble
 from hwr.errors import DataError, HwrError
-from hwr.inference import Recognizer
-from hwr.model import build_model, unroll_recurrent_layers
+from hwr.decoding.recognizer import Recognizer
+from hwr.model.variants import build_model, unroll_recurrent_layers
 
 H, W = 32, 128
 CHARSET = Charset(tuple("abc"))
@@ -79,7 +79,7 @@ def test_an_ensemble_is_refused_as_init_model(members):
 
 def write_prepared(folder, vals):
     """A prepare run's artifacts as a local folder: vocab.json and splits/ with one val list per split."""
-    from hwr.splits import Splits, write_splits
+    from hwr.data.splits import Splits, write_splits
 
     empty = pd.DataFrame({"path": [], "text": []})
     folds = [(empty, pd.DataFrame({"path": [f"w{i}.png" for i in ids], "text": [f"t{i}" for i in ids]}))
@@ -90,7 +90,7 @@ def write_prepared(folder, vals):
 
 
 def test_calibration_words_are_those_no_member_trained_on(tmp_path):
-    from hwr.ensemble import MIN_HELD_OUT_WORDS, calibration_words
+    from hwr.model.ensemble import MIN_HELD_OUT_WORDS, calibration_words
 
     n = MIN_HELD_OUT_WORDS
     prepared = write_prepared(tmp_path / "prepared", [range(0, 2 * n), range(n, 3 * n)])
@@ -101,7 +101,7 @@ def test_calibration_words_are_those_no_member_trained_on(tmp_path):
 
 
 def test_too_few_held_out_words_calibrate_on_every_members_validation_words(tmp_path):
-    from hwr.ensemble import calibration_words
+    from hwr.model.ensemble import calibration_words
 
     prepared = write_prepared(tmp_path / "prepared", [range(0, 30), range(25, 60)])
     words, described = calibration_words(prepared, [0, 1], tmp_path / "fetched")

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from hwr.errors import DataError
-from hwr.fetch import fetch
+from hwr.data.fetch import fetch
 from tests.http_server import serve_folder
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -64,9 +64,9 @@ def test_nothing_listening_fails_fast(tmp_path):
 
 
 def test_server_that_never_answers_times_out(tmp_path, monkeypatch):
-    import hwr.fetch
+    import hwr.data.fetch
 
-    monkeypatch.setattr(hwr.fetch, "READ_TIMEOUT_S", 2)
+    monkeypatch.setattr(hwr.data.fetch, "READ_TIMEOUT_S", 2)
     with socket.socket() as silent:  # accepts connections, never sends a byte
         silent.bind(("127.0.0.1", 0))
         silent.listen()

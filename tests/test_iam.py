@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from hwr import iam
+from hwr.data import iam
 from hwr.errors import DataError
 from tests.iam_fixture import build_iam_zip, render_iam_folder
 

@@ -6,7 +6,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from hwr.fetch import sha256_of
+from hwr.data.fetch import sha256_of
 from tests.conftest import SHARED_DATA
 from tests.http_server import serve_folder
 from tests.iam_fixture import build_iam_zip, render_iam_folder

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hwr import images
+from hwr.data import images
 from hwr.errors import InvalidImageError
 
 

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hwr.charset import Charset
-from hwr.model import MODELS, build_model, unroll_recurrent_layers
+from hwr.data.charset import Charset
+from hwr.model.variants import MODELS, build_model, unroll_recurrent_layers
 
 H, W = 32, 128
 CHARSET = Charset(tuple(string.ascii_lowercase))
@@ -43,7 +43,7 @@ def test_unrolled_variants_read_the_same(name):
 
 
 def test_the_served_model_is_unrolled_and_reads_what_was_saved(tmp_path):
-    from hwr.pyfunc import HwrModel
+    from hwr.serving.pyfunc import HwrModel
 
     saved = build_model("compact", H, W, CHARSET.num_classes, seed=3)
     saved.save(tmp_path / "model.keras")

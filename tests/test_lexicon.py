@@ -3,9 +3,9 @@ import string
 import numpy as np
 import pytest
 
-from hwr.charset import Charset
-from hwr.decode import lexicon_decode, softmax
-from hwr.lexicon import APOSTROPHE_SUFFIXES, Lexicon, build, build_default, default_lexicon, from_file
+from hwr.data.charset import Charset
+from hwr.decoding.decode import lexicon_decode, softmax
+from hwr.decoding.lexicon import APOSTROPHE_SUFFIXES, Lexicon, build, build_default, default_lexicon, from_file
 
 # IAM's characters: letters of both cases, digits and its punctuation marks.
 IAM = Charset(tuple(sorted(set(string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"))))

@@ -7,8 +7,8 @@ import string
 import numpy as np
 import pytest
 
-from hwr import lexicon, lexicon_cache
-from hwr.charset import Charset
+from hwr.decoding import lexicon, lexicon_cache
+from hwr.data.charset import Charset
 
 IAM = Charset(tuple(sorted(set(string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"))))
 LOWER = Charset(tuple(string.ascii_lowercase))
@@ -56,11 +56,11 @@ def test_another_charset_or_size_is_another_file(cache, monkeypatch):
 
 def test_a_change_to_the_building_code_reads_as_a_miss(cache, monkeypatch, tmp_path):
     first = lexicon_cache.cache_file(IAM.chars, SIZE)
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in lexicon_cache._BUILD_SOURCES:
-        (source / name).write_text("# another version of the code\n")
-    monkeypatch.setattr(lexicon_cache, "__file__", str(source / "lexicon_cache.py"))
+    changed = []
+    for i, path in enumerate(lexicon_cache.build_sources()):
+        changed.append(tmp_path / f"{i}-{path.name}")
+        changed[-1].write_text(path.read_text() + "# another version of the code\n")
+    monkeypatch.setattr(lexicon_cache, "build_sources", lambda: changed)
     assert lexicon_cache.cache_file(IAM.chars, SIZE) != first
 
 
@@ -105,7 +105,7 @@ def test_no_half_written_file_is_left_behind(cache):
 
 
 def test_code_that_cannot_be_read_as_files_turns_the_cache_off(cache, monkeypatch, tmp_path):
-    monkeypatch.setattr(lexicon_cache, "__file__", str(tmp_path / "nowhere" / "lexicon_cache.py"))
+    monkeypatch.setattr(lexicon_cache, "build_sources", lambda: [tmp_path / "nowhere" / "lexicon.py"])
     assert lexicon_cache.cache_file(IAM.chars, SIZE) is None
     assert "the" in fresh()
     assert not cache.exists()

@@ -1,6 +1,6 @@
 import pytest
 
-from hwr import metrics
+from hwr.evaluation import metrics
 
 
 def test_cer_counts_edits_over_reference_characters():

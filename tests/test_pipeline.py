@@ -219,9 +219,9 @@ def test_register_without_a_finished_child_is_a_clear_error(workdir, client):
 
 
 def test_ensemble_of_the_splits_is_registered_and_reads_as_their_averaged_outputs(workdir, client):
-    from hwr.decode import decode, softmax
-    from hwr.images import load_file
-    from hwr.transfer import load_logged_model
+    from hwr.decoding.decode import decode, softmax
+    from hwr.data.images import load_file
+    from hwr.model.transfer import load_logged_model
 
     parent = runs_of(client, "main")[0]
     [prepare] = runs_of(client, "prepare")

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 import yaml
 
-from hwr.datasets import synthetic_name
+from hwr.data.datasets import synthetic_name
 
 ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
 USER_PARAMS = {"epochs": "5", "splits": "3", "max_workers": None, "dataset": "synthetic", "samples": None,

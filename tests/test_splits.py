@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from hwr import splits
-from hwr.charset import Charset
+from hwr.data import splits
+from hwr.data.charset import Charset
 from hwr.errors import DataError
 
 

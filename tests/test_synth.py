@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hwr import datasets, font_catalog, iam, synth, word_labels
+from hwr.data import datasets, iam
+from hwr.data.synthetic import font_catalog, synth, word_labels
 from hwr.errors import DataError
 
 

@@ -109,7 +109,7 @@ def test_logged_requirements_match_the_project_pins(server):
         mlflow.set_tracking_uri(None)
     logged = {line.strip() for line in Path(path).read_text().splitlines() if line.strip() and "==" in line}
     pins = set(tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"])
-    served = {"mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"}  # what hwr.pyfunc imports
+    served = {"mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"}  # what hwr.serving.pyfunc imports
     assert {line.split("==")[0] for line in logged} >= served
     assert logged <= pins, logged - pins
 

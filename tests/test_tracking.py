@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 
 def _log_same_dataset(uri: str, start_at: float, use_retry: bool, results) -> None:
-    from hwr.tracking import log_input
+    from hwr.pipeline.tracking import log_input
 
     mlflow.set_tracking_uri(uri)
     frame = pd.DataFrame({"path": ["a.png", "b.png"], "text": ["a", "b"]})

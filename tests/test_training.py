@@ -3,16 +3,17 @@
 import numpy as np
 import pytest
 
-from hwr import training, transfer
-from hwr.charset import Charset
+from hwr.training import loop as training
+from hwr.model import transfer
+from hwr.data.charset import Charset
 from hwr.errors import DataError
-from hwr.model import MODELS, build_model, frames_for_width
+from hwr.model.variants import MODELS, build_model, frames_for_width
 
 H, W = 32, 128
 
 
 def word_images(n, seed=0):
-    """Ink blobs at the left of the image, as hwr.images lays words out."""
+    """Ink blobs at the left of the image, as hwr.data.images lays words out."""
     rng = np.random.default_rng(seed)
     x = np.zeros((n, H, W), np.uint8)
     for i in range(n):
@@ -47,7 +48,7 @@ def test_unknown_model_is_refused():
 
 
 def test_augmentation_changes_images_but_keeps_the_word_inside():
-    from hwr.augment import augment_batch
+    from hwr.training.augment import augment_batch
 
     x = np.zeros((64, H, W, 1), np.float32)
     x[:, 6:26, 1:127] = 255.0  # words that fill the whole width: the worst case
@@ -68,7 +69,7 @@ STILL = dict(rotate_deg=0.0, shear=0.0, scale_x=(1.0, 1.0), scale_y=(1.0, 1.0), 
 
 
 def test_random_erasing_paints_small_paper_patches_over_the_word_only():
-    from hwr.augment import ERASE_PATCHES, Augmentation, augment_batch
+    from hwr.training.augment import ERASE_PATCHES, Augmentation, augment_batch
 
     x = np.zeros((128, H, W, 1), np.float32)
     x[:, 6:26, :80] = 255.0  # a word 80 pixels long
@@ -118,7 +119,7 @@ def test_bilinear_sampling_agrees_with_keras_map_coordinates():
     import keras
     import tensorflow as tf
 
-    from hwr.augment import _bilinear
+    from hwr.training.augment import _bilinear
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (3, 8, 16)).astype(np.float32)
@@ -155,7 +156,7 @@ def test_keras_example_always_trains_with_its_own_recipe():
 
 
 def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
-    # fit() keeps one iterator for the whole training (hwr.training.training_dataset says why), so
+    # fit() keeps one iterator for the whole training (hwr.training.loop.training_dataset says why), so
     # the epochs are cut from one endless stream by steps_per_epoch: it must not end, and each
     # run of ceil(n / batch) batches must be one shuffled pass, not a mix of two passes.
     n, batch = 10, 4
@@ -274,7 +275,7 @@ def test_init_model_copies_layers_and_shared_characters():
 def test_init_model_trained_with_other_dropout_layers_still_seeds_every_weighted_layer():
     # hwr-synthetic models registered while the crnn had more dropout layers (conv and between
     # the LSTMs) seed today's crnn: dropout layers hold no weights.
-    from hwr.model import VARIANTS, build_crnn
+    from hwr.model.variants import VARIANTS, build_crnn
 
     cs = Charset(("a", "b"))
     spec = dict(VARIANTS["crnn"], conv_dropout=0.1, rnn_dropout=0.4, between_dropout=0.4)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from hwr.errors import DataError
-from hwr.word_labels import IAM_CHARSET
+from hwr.data.synthetic.word_labels import IAM_CHARSET
 
 # Handwriting families from the fontpkg-* packages listed in pyproject.toml.
 HANDWRITING_FAMILIES = (

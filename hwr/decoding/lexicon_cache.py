@@ -3,7 +3,7 @@ of building it from wordfreq's lists (200k words: 0.05 s against 2.5 s on a quie
 bench/lexicon.py, and over 10 s on a busy one): every served model's start, every training's
 calibration and every `register` would build one otherwise.
 
-A file holds one built lexicon: its sorted words and cumulative priors (hwr.lexicon.Lexicon's
+A file holds one built lexicon: its sorted words and cumulative priors (hwr.decoding.lexicon.Lexicon's
 state). Its name is a digest of everything the build depends on: the charset, the size, the
 wordfreq version and the source of the modules that build it, so a change to any of them reads
 as a miss and builds afresh. The folder is $HWR_CACHE_DIR, else $XDG_CACHE_HOME/hwr, else
@@ -19,13 +19,18 @@ import os
 import tempfile
 import zipfile
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
 CACHE_DIR_ENV = "HWR_CACHE_DIR"
 # The modules whose code decides what the default lexicon holds.
-_BUILD_SOURCES = ("lexicon.py", "iam_stats.py")
+_BUILD_MODULES = ("hwr.decoding.lexicon", "hwr.data.iam_stats")
+
+
+def build_sources() -> list[Path]:
+    return [Path(find_spec(name).origin) for name in _BUILD_MODULES]
 
 
 def cache_dir() -> Path | None:
@@ -41,9 +46,8 @@ def cache_file(chars: tuple[str, ...], size: int) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
-    here = Path(__file__).parent
     try:
-        code = [hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _BUILD_SOURCES]
+        code = [hashlib.sha256(path.read_bytes()).hexdigest() for path in build_sources()]
         words_from = version("wordfreq")
     except (OSError, PackageNotFoundError):  # code not readable as files (a zipped install), or no
         return None                           # installed wordfreq: no telling what built a file

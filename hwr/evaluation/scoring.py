@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from hwr import iam, metrics
-from hwr.decode import DEFAULT_BEAM_WIDTH
+from hwr.data import iam
+from hwr.evaluation import metrics
+from hwr.decoding.decode import DEFAULT_BEAM_WIDTH
 from hwr.errors import DataError, InvalidImageError
-from hwr.images import encode_png_base64, load_file
-from hwr.pyfunc import INPUT_COLUMN
+from hwr.data.images import encode_png_base64, load_file
+from hwr.serving.pyfunc import INPUT_COLUMN
 
 CHUNK = 256  # images per predict call: bounded memory for any folder size
 
@@ -85,7 +86,7 @@ def predict_files_each(model, files: list[str]) -> pd.DataFrame:
 
 def read_file_list(csv_path: Path, folder: Path) -> pd.DataFrame:
     """A (path, text) file list such as the prepare step's test.csv, its paths relative to `folder`."""
-    from hwr.splits import read_list
+    from hwr.data.splits import read_list
 
     listed = read_list(Path(csv_path))
     frame = pd.DataFrame({"file": [str(Path(folder) / p) for p in listed["path"]], "text": listed["text"]})
@@ -100,7 +101,7 @@ def read_file_list(csv_path: Path, folder: Path) -> pd.DataFrame:
 def score_decoders(recognizer, images: np.ndarray, truths: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Every decoder's reading of `images` and its CER, WER and word accuracy, named as a train
     run logs them: greedy's test_cer, test_wer, test_word_accuracy; the others' test_<decoder>_cer, …"""
-    from hwr.decode import DECODERS
+    from hwr.decoding.decode import DECODERS
 
     logits = recognizer.logits(images)  # once: the decoders differ only after the network
     scores: dict[str, float] = {}
@@ -118,7 +119,7 @@ def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True, decoder
     """Scores for each decoder. The first decoder's are also given unprefixed (cer, wer, word_accuracy);
     the others are prefixed (beam_cer, lexicon_word_accuracy, ...), each with the calibration error
     of its confidence on these images (…_ece)."""
-    from hwr.calibration import expected_calibration_error
+    from hwr.decoding.calibration import expected_calibration_error
 
     truths = list(labelled["text"])
     scores: dict[str, float] = {"images": float(len(truths))}

@@ -11,8 +11,9 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from hwr import font_catalog, iam, synth
-from hwr.fetch import fetch
+from hwr.data.synthetic import font_catalog, synth
+from hwr.data import iam
+from hwr.data.fetch import fetch
 
 DATASETS = ("synthetic", "iam")
 # The public IAM words archive that the Keras handwriting example downloads.

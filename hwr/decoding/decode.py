@@ -10,7 +10,7 @@ Four decoders, chosen per request:
 - hybrid: the lexicon decoder, open to words the lexicon lacks (names, hyphenated halves): any
   other text scores P(text | image) * exp(-OUT_OF_LEXICON_PENALTY), and the free beam's best
   stands for all of them.
-Each returns a Decoded per image; hwr.calibration maps its scores to P(text is exactly right).
+Each returns a Decoded per image; hwr.decoding.calibration maps its scores to P(text is exactly right).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from hwr.charset import BLANK, Charset
-from hwr.lexicon import DEFAULT_SIZE as DEFAULT_LEXICON_SIZE
-from hwr.lexicon import Lexicon, default_lexicon
+from hwr.data.charset import BLANK, Charset
+from hwr.decoding.lexicon import DEFAULT_SIZE as DEFAULT_LEXICON_SIZE
+from hwr.decoding.lexicon import Lexicon, default_lexicon
 
 DECODERS = ("greedy", "beam", "lexicon", "hybrid")
 # On validation words of held-out IAM writers, widening the lexicon decoder's beam from 10 to 50
@@ -48,7 +48,7 @@ OUT_OF_LEXICON_PENALTY = 22.0
 class DecoderSettings:
     """The lexicon and hybrid decoders' constants: the default lexicon's size, the word-prior weight
     and the out-of-lexicon penalty. A model's confidence calibration is fitted to the scores these
-    give, so a logged model keeps the settings it was calibrated with (hwr.packaging) and is served
+    give, so a logged model keeps the settings it was calibrated with (hwr.serving.packaging) and is served
     with them, whatever the defaults are by then."""
 
     lexicon_size: int = DEFAULT_LEXICON_SIZE

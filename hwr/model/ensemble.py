@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from hwr.charset import Charset
+from hwr.data.charset import Charset
 from hwr.errors import HwrError
 
-ENSEMBLE = "ensemble"  # the ensemble model's name: hwr.transfer refuses it as an init_model by name
+ENSEMBLE = "ensemble"  # the ensemble model's name: hwr.model.transfer refuses it as an init_model by name
 
 
 def build_ensemble(members: list):
@@ -45,7 +45,7 @@ def build_ensemble(members: list):
 
 def load_members(model_uris: list[str]) -> tuple[list, Charset]:
     """The Keras models behind logged hwr models, and the alphabet they share."""
-    from hwr.transfer import load_logged_model
+    from hwr.model.transfer import load_logged_model
 
     loaded = [load_logged_model(uri) for uri in model_uris]
     charsets = {tuple(charset.chars) for _, charset in loaded}
@@ -68,7 +68,7 @@ def calibration_words(splits_uri: str, splits: list[int], dest: Path) -> tuple[p
     member's validation list, each once, on which the ensemble is over-confident: a word one
     member validated on, another trained on.
     """
-    from hwr.splits import fetch_split
+    from hwr.data.splits import fetch_split
 
     lists = [fetch_split(splits_uri, k, dest / f"split-{k}").val for k in splits]
     held_out = set.intersection(*(set(frame["path"]) for frame in lists))
@@ -86,13 +86,15 @@ def log_ensemble(children: list, splits_uri: str, data_dir: Path, tmp: Path):
     settings. Returns MLflow's ModelInfo."""
     import mlflow
 
-    from hwr import images, packaging, training
-    from hwr.calibration import fit as fit_calibration
-    from hwr.decode import DecoderSettings
-    from hwr.inference import Recognizer
-    from hwr.model import frames_for_width
-    from hwr.registry import MODEL_URI_TAG
-    from hwr.splits import fetch_test_list
+    from hwr.data import images
+    from hwr.serving import packaging
+    from hwr.training import loop as training
+    from hwr.decoding.calibration import fit as fit_calibration
+    from hwr.decoding.decode import DecoderSettings
+    from hwr.decoding.recognizer import Recognizer
+    from hwr.model.variants import frames_for_width
+    from hwr.pipeline.registry import MODEL_URI_TAG
+    from hwr.data.splits import fetch_test_list
 
     members, charset = load_members([run.data.tags[MODEL_URI_TAG] for run in children])
     model = build_ensemble(members)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from hwr.charset import Charset
-from hwr.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
+from hwr.data.charset import Charset
+from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 
 if TYPE_CHECKING:
-    from hwr.lexicon import Lexicon
+    from hwr.decoding.lexicon import Lexicon
 
 MIN_SAMPLES = 20
 FEATURES = {"greedy": ("log_prob",), "beam": ("log_prob", "share_logit"), "lexicon": ("log_prob", "share_logit"),

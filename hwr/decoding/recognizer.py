@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwr.calibration import apply as calibrated_confidence
-from hwr.charset import Charset
-from hwr.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
-from hwr.lexicon import Lexicon
-from hwr.model import frames_for_width
+from hwr.decoding.calibration import apply as calibrated_confidence
+from hwr.data.charset import Charset
+from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
+from hwr.decoding.lexicon import Lexicon
+from hwr.model.variants import frames_for_width
 
 BATCH = 64
 
@@ -27,7 +27,7 @@ class Recognizer:
         lexicon: Lexicon | None = None,
         settings: DecoderSettings = DecoderSettings(),
     ):
-        """`calibration` is hwr.calibration.fit's dict (None: confidence is the model's own
+        """`calibration` is hwr.decoding.calibration.fit's dict (None: confidence is the model's own
         probability), fitted with `settings`, the lexicon and hybrid decoders' constants;
         `lexicon` replaces the default one for lexicon decoding."""
         import tensorflow as tf
@@ -61,7 +61,7 @@ class Recognizer:
     def recognize_logits(
         self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
     ) -> list[tuple[str, float]]:
-        """(text, confidence) for each image's logits; decoder is one of hwr.decode.DECODERS."""
+        """(text, confidence) for each image's logits; decoder is one of hwr.decoding.decode.DECODERS."""
         decoded = self.decode(logits, decoder, beam_width)
         confidence = calibrated_confidence(self.calibration, decoder, decoded)
         return [(d.text, c) for d, c in zip(decoded, confidence)]

@@ -1,11 +1,11 @@
 """The recognizers: convolution blocks read the image, BiLSTMs read its columns left to right.
 
-Input: (height, width, 1) ink values 0..255 (see hwr.images). Output: per-column logits over
+Input: (height, width, 1) ink values 0..255 (see hwr.data.images). Output: per-column logits over
 the blank plus every character; one column of the final feature map is one CTC frame. Every
 variant keeps the width down to width // 4, so all of them emit the same number of frames.
 
 Keras is imported inside the builders, so steps can read MODELS before TensorFlow starts.
-Layers have fixed names, so the weights of one model can seed another (hwr.transfer).
+Layers have fixed names, so the weights of one model can seed another (hwr.model.transfer).
 """
 
 from __future__ import annotations

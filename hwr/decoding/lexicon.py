@@ -4,10 +4,10 @@ The default is a general English word list (wordfreq's most frequent words), tok
 IAM labels its words: punctuation marks are words of their own, contractions are split ("don't"
 is labelled "don" and "'t") and abbreviations keep their period ("Mr.", "p.m."), in lower,
 Capitalised and UPPER case, plus the numbers up to four digits. Built once per charset and
-size, then loaded from disk (hwr.lexicon_cache). A user's own word list replaces it through `from_file`.
+size, then loaded from disk (hwr.decoding.lexicon_cache). A user's own word list replaces it through `from_file`.
 
 The default lexicon also knows how often each entry is written (wordfreq's frequencies, shared
-out over cases and punctuation as in IAM, hwr.iam_stats): the lexicon decoder weighs a word's
+out over cases and punctuation as in IAM, hwr.data.iam_stats): the lexicon decoder weighs a word's
 image score by that prior, so that "the" beats "tho" when the image hesitates.
 """
 
@@ -24,14 +24,14 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from hwr import lexicon_cache
-from hwr.charset import Charset
-from hwr.iam_stats import CASE_SHARES, PUNCTUATION, PUNCTUATION_SHARE
+from hwr.decoding import lexicon_cache
+from hwr.data.charset import Charset
+from hwr.data.iam_stats import CASE_SHARES, PUNCTUATION, PUNCTUATION_SHARE
 
 # For a weakly trained model 50k words beat 100k (the longer list's rare words stole more reads
 # than they added); for the 85-minute preset's models 200k words (covering 98.1 % of held-out
 # writers' validation words against 96.7 %) read them 0.6 points of CER better with the hybrid
-# decoder (docs/measurements.md, "Tuning the decoders"). Building it takes 2.5 s or more, once (hwr.lexicon_cache).
+# decoder (docs/measurements.md, "Tuning the decoders"). Building it takes 2.5 s or more, once (hwr.decoding.lexicon_cache).
 DEFAULT_SIZE = 200_000
 APOSTROPHE_SUFFIXES = ("'s", "'t", "'ll", "'re", "'ve", "'d", "'m")
 # wordfreq drops a word's final period; IAM writes these with it.
@@ -66,7 +66,7 @@ class Lexicon:
     @classmethod
     def from_state(cls, words: tuple[str, ...], cumulative: np.ndarray | None) -> "Lexicon":
         """A lexicon from `words` already sorted and unique, and their running prior sum (what
-        hwr.lexicon_cache keeps), without sorting or summing again."""
+        hwr.decoding.lexicon_cache keeps), without sorting or summing again."""
         lexicon = cls.__new__(cls)
         lexicon.words, lexicon._cumulative = words, cumulative
         return lexicon
@@ -176,7 +176,7 @@ def build(words: Iterable[str], charset: Charset, frequencies: Mapping[str, floa
 def default_lexicon(charset: Charset, size: int = DEFAULT_SIZE) -> Lexicon:
     """The `size` most frequent English words (wordfreq) and the numbers up to MAX_NUMBER, built as
     `build` says; cached, so a process builds it once per charset, and kept on disk
-    (hwr.lexicon_cache), so the next process loads it instead. The memory only the build needed
+    (hwr.decoding.lexicon_cache), so the next process loads it instead. The memory only the build needed
     is given back (release_build_memory)."""
     stored_at = lexicon_cache.cache_file(charset.chars, size)
     stored = lexicon_cache.load(stored_at)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwr.charset import Charset
+from hwr.data.charset import Charset
 from hwr.errors import DataError
 
 COLUMNS = ["path", "text"]
@@ -140,7 +140,7 @@ def read_list(path: Path) -> pd.DataFrame:
 
 def fetch_split(splits_uri: str, split: int, dest: Path) -> PreparedSplit:
     """The prepare run's vocabulary, split `split`'s train/val lists and the shared test list."""
-    from hwr.tracking import fetch_artifact
+    from hwr.pipeline.tracking import fetch_artifact
 
     dest.mkdir(parents=True, exist_ok=True)
     for name in (SPLITS_ARTIFACT, VOCAB_ARTIFACT):
@@ -156,6 +156,6 @@ def fetch_split(splits_uri: str, split: int, dest: Path) -> PreparedSplit:
 
 def fetch_test_list(splits_uri: str) -> pd.DataFrame:
     """The prepare run's shared test list (path, text)."""
-    from hwr.tracking import fetch_artifact
+    from hwr.pipeline.tracking import fetch_artifact
 
     return read_list(fetch_artifact(f"{splits_uri.rstrip('/')}/{SPLITS_ARTIFACT}/test.csv", "the test list"))

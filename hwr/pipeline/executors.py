@@ -18,7 +18,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from hwr.errors import HwrError
-from hwr.tracking import ENTRY_POINT_TAG, ERROR_TAG, PARENT_TAG, claim_run
+from hwr.pipeline.tracking import ENTRY_POINT_TAG, ERROR_TAG, PARENT_TAG, claim_run
 
 EXECUTORS = ("threads", "dask")
 WORKER_TAG = "hwr.worker"

@@ -12,10 +12,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from hwr import iam, images, metrics
-from hwr.charset import Charset, ctc_min_frames
+from hwr.data import iam, images
+from hwr.evaluation import metrics
+from hwr.data.charset import Charset, ctc_min_frames
 from hwr.errors import DataError
-from hwr.model import KERAS_EXAMPLE, VARIANTS, build_model, frames_for_width
+from hwr.model.variants import KERAS_EXAMPLE, VARIANTS, build_model, frames_for_width
 
 
 def load_images(data_dir: Path, frame: pd.DataFrame, width: int = images.IMAGE_WIDTH) -> np.ndarray:
@@ -197,7 +198,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: boo
     """
     import tensorflow as tf
 
-    from hwr.augment import Augmentation, augment_batch
+    from hwr.training.augment import Augmentation, augment_batch
 
     def shuffled(images, labels, shuffle_seed):
         return tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(
@@ -252,7 +253,7 @@ def train(
     """
     import keras
 
-    from hwr.inference import Recognizer
+    from hwr.decoding.recognizer import Recognizer
 
     recipe = recipe.effective()
     height, width = x_train.shape[1:]

@@ -9,9 +9,9 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from hwr import evaluation
+from hwr.evaluation import scoring as evaluation
 from hwr.errors import HwrError
-from hwr.tracking import child_runs
+from hwr.pipeline.tracking import child_runs
 
 CHAMPION = "champion"
 CHALLENGER_TAG = "challenger"

@@ -13,9 +13,9 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 import hwr
-from hwr.charset import Charset
-from hwr.decode import DEFAULT_BEAM_WIDTH, DecoderSettings
-from hwr.pyfunc import INPUT_COLUMN, SETTINGS_ARTIFACT, HwrModel
+from hwr.data.charset import Charset
+from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, DecoderSettings
+from hwr.serving.pyfunc import INPUT_COLUMN, SETTINGS_ARTIFACT, HwrModel
 
 # What a served model imports; versions are the ones installed here, so a rebuilt environment
 # (mlflow models serve with conda/virtualenv, build-docker) matches the one that trained it.
@@ -42,7 +42,7 @@ def log_model(
 ):
     """Log the pyfunc model in the active run; returns MLflow's ModelInfo.
 
-    `calibration` (hwr.calibration.fit's dict) travels as a JSON artifact the served model applies;
+    `calibration` (hwr.decoding.calibration.fit's dict) travels as a JSON artifact the served model applies;
     so do the decoder `settings` it was fitted with, which the served model decodes with.
     """
     with tempfile.TemporaryDirectory() as tmp:

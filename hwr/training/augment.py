@@ -1,7 +1,7 @@
 """On-the-fly augmentation of word images: each epoch sees every word written a little differently.
 
 Works on a batch of (B, H, W, 1) float32 ink images (0 = paper, 255 = ink, word at the left, as
-hwr.images makes them) inside the tf.data pipeline, so it runs in tf.data's threads while the
+hwr.data.images makes them) inside the tf.data pipeline, so it runs in tf.data's threads while the
 model trains on the previous batch. One resampling pass applies the whole geometric change
 (affine + elastic); then stroke width (dilation / erosion), contrast and noise.
 

@@ -15,7 +15,7 @@ FORMAT = "%(asctime)s %(message)s"
 
 
 def logger() -> logging.Logger:
-    log = logging.getLogger("hwr.progress")
+    log = logging.getLogger("hwr.pipeline.progress")
     if not log.handlers:
         log.setLevel(logging.INFO)
         log.propagate = False

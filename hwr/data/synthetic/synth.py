@@ -4,8 +4,8 @@ Written in IAM's own layout (words.txt + words/<a>/<a-b>/<id>.png) so that every
 download step has one code path. Each "form" is one simulated writer: one font, letter size,
 slant, pen width, ink and paper, like a page filled in by one person. Each word is drawn one
 glyph at a time along a wobbling baseline, every glyph slightly moved, resized, turned and
-thickened or thinned, so the same word never looks the same twice. Labels (hwr.word_labels)
-follow IAM's tokenisation and character set; the fonts are hwr.font_catalog's. Generation is
+thickened or thinned, so the same word never looks the same twice. Labels (hwr.data.synthetic.word_labels)
+follow IAM's tokenisation and character set; the fonts are hwr.data.synthetic.font_catalog's. Generation is
 seeded per form, so the same seed gives byte-identical images in any order.
 """
 
@@ -20,9 +20,9 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, features
 
-from hwr import font_catalog
-from hwr.iam import WordRecord, write_words_txt
-from hwr.word_labels import Vocabulary, english_words, sample_label
+from hwr.data.synthetic import font_catalog
+from hwr.data.iam import WordRecord, write_words_txt
+from hwr.data.synthetic.word_labels import Vocabulary, english_words, sample_label
 
 # Bump whenever the images or labels for a given seed change: the data folder's name includes it.
 GENERATOR_VERSION = 3

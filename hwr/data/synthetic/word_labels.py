@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hwr.iam_stats import PUNCTUATION
+from hwr.data.iam_stats import PUNCTUATION
 
 # Every character of IAM's word transcriptions (IAM's 79 symbols are these plus the space,
 # which never occurs inside a word).

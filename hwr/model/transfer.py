@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from hwr.charset import Charset
+from hwr.data.charset import Charset
 from hwr.errors import DataError
 
 OUTPUT_LAYER = "logits"
@@ -21,7 +21,7 @@ def load_logged_model(model_uri: str):
     """(keras model, charset) of an hwr model logged to MLflow (models:/…, runs:/…/model, or a local folder)."""
     import keras
 
-    from hwr.tracking import fetch_artifact
+    from hwr.pipeline.tracking import fetch_artifact
 
     local = fetch_artifact(model_uri, "init_model")
     keras_files = list(local.rglob("*.keras"))
@@ -39,7 +39,7 @@ def initializer(init_model: str, charset: Charset) -> Callable | None:
         return None
     import mlflow
 
-    from hwr import progress
+    from hwr.pipeline import progress
 
     source, source_charset = load_logged_model(init_model)
 

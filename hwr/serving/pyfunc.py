@@ -1,0 +1,129 @@
+"""The served model: base64 word images in, text and confidence out.
+
+Loaded by `mlflow models serve` (and mlflow.pyfunc.load_model) from the logged artifacts; the
+hwr package travels with the model as code_paths, so nothing from steps/ is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH, LEGACY_SETTINGS, DecoderSettings
+from hwr.errors import InvalidImageError
+
+INPUT_COLUMN = "image"
+SETTINGS_ARTIFACT = "decoder_settings"  # the lexicon and hybrid decoders' constants the model was calibrated with
+MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
+
+
+def _invalid(message: str):
+    # INVALID_PARAMETER_VALUE makes the scoring server answer 400 with this message.
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def _images_column(model_input: Any) -> list:
+    if isinstance(model_input, pd.DataFrame):
+        if INPUT_COLUMN not in model_input.columns:
+            raise _invalid(f"input has no {INPUT_COLUMN!r} column (columns: {list(model_input.columns)})")
+        return model_input[INPUT_COLUMN].tolist()
+    if isinstance(model_input, dict) and INPUT_COLUMN in model_input:
+        values = model_input[INPUT_COLUMN]
+        return list(values) if isinstance(values, (list, tuple, np.ndarray, pd.Series)) else [values]
+    raise _invalid(f"expected a table with an {INPUT_COLUMN!r} column of base64-encoded images")
+
+
+def _decoding_params(params: dict) -> tuple[str, int]:
+    """The request's decoder and beam width, or a 400 naming the parameter and what it accepts."""
+    decoder = params.get("decoder", "greedy")
+    if decoder not in DECODERS:
+        raise _invalid(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+    value = params.get("beam_width", DEFAULT_BEAM_WIDTH)
+    beam_width = _as_int(value)
+    if beam_width is None or not 1 <= beam_width <= MAX_BEAM_WIDTH:
+        raise _invalid(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {value!r}")
+    return decoder, beam_width
+
+
+def _as_int(value: Any) -> int | None:
+    # JSON clients may send 10, 10.0 or "10"; True is not a width.
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def load_settings(path: str | None) -> DecoderSettings:
+    """A logged model's decoder settings; models logged before they were stored get the constants
+    of their time, which their calibration was fitted to."""
+    if path is None:
+        return LEGACY_SETTINGS
+    try:
+        return DecoderSettings.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except ValueError as exc:  # json.JSONDecodeError is one too
+        raise ValueError(f"the model's {SETTINGS_ARTIFACT} artifact is unreadable: {exc}") from None
+
+
+class HwrModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        from hwr.runtime import quiet_tensorflow
+
+        quiet_tensorflow()
+        import keras
+
+        from hwr.data.charset import Charset
+        from hwr.decoding.recognizer import Recognizer
+        from hwr.model.variants import unroll_recurrent_layers
+
+        model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
+        unroll_recurrent_layers(model)  # same outputs, faster one-image forward pass, slower first trace
+        # Models logged before calibration existed have no such artifact.
+        calibration_path = context.artifacts.get("calibration")
+        calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
+        self.recognizer = Recognizer(model, Charset.load(context.artifacts["charset"]), calibration=calibration,
+                                     settings=load_settings(context.artifacts.get(SETTINGS_ARTIFACT)))
+        # Trace the graph and build the lexicon now, so the first request pays for neither.
+        logits = self.recognizer.logits(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
+        self.recognizer.recognize_logits(logits, decoder="lexicon")
+
+    def preprocess_rows(self, values: list) -> np.ndarray:
+        from hwr.data.images import decode_base64_image, preprocess
+
+        batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
+        for row, value in enumerate(values):
+            name = f"row {row}"
+            try:
+                image = decode_base64_image(value, name=name)
+                batch[row] = preprocess(image, self.recognizer.height, self.recognizer.width)
+            except Exception as exc:  # any unreadable row is the client's problem: 400, never 500
+                message = str(exc) if isinstance(exc, InvalidImageError) else f"cannot be read as an image ({exc})"
+                if not message.startswith(name):
+                    message = f"{name}: {message}"
+                raise _invalid(f"{message}; the request was refused, no row was read") from None
+        return batch
+
+    # The DataFrame hint is MLflow's "no schema from the hint" case: the logged signature still
+    # checks requests, and MLflow stops warning about a missing hint on every import and load.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        decoder, beam_width = _decoding_params(params or {})
+        values = _images_column(model_input)
+        if not values:
+            raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
+        results = self.recognizer.recognize(self.preprocess_rows(values), decoder, beam_width)
+        return pd.DataFrame(
+            {"text": [t for t, _ in results], "confidence": [c for _, c in results]},
+            columns=["text", "confidence"],
+        )

@@ -1,0 +1,201 @@
+"""The recipe: every option that shapes what a pipeline trains, each written once.
+
+A field carries its default, its help and its check (a click type). The steps' command-line
+options are made from these fields (steps/_options.py), a preset file (presets/*.yaml) sets
+some of them, and the train step logs the resolved recipe as its run's params.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from hwr.data.splits import SPLIT_BY
+from hwr.errors import HwrError
+from hwr.model.variants import DOWNSAMPLE, KERAS_EXAMPLE, KERAS_EXAMPLE_SPEC, MODELS, VARIANTS
+
+SCHEDULES = ("constant", "cosine")
+
+# The steps that take each kind of option (and so get it on their command line).
+PIPELINE = ("main",)
+DATA = ("main", "download")
+SPLIT = ("main", "prepare")
+TRAIN = ("main", "train")
+
+
+class RecipeError(HwrError):
+    """A recipe value or file that cannot be used; the message names the field and the source."""
+
+
+class CanvasWidth(click.ParamType):
+    """Whole CTC frames (a multiple of DOWNSAMPLE) within sane bounds."""
+
+    name = "width"
+
+    def convert(self, value, param, ctx):
+        width = click.INT.convert(value, param, ctx)
+        if width % DOWNSAMPLE or not 64 <= width <= 512:
+            self.fail(f"must be a multiple of {DOWNSAMPLE} from 64 to 512, got {width}", param, ctx)
+        return width
+
+
+class ModelUri(click.ParamType):
+    """A model URI or path; "none" (the command line's word for no value) means None."""
+
+    name = "uri"
+
+    def convert(self, value, param, ctx):
+        if value is None or str(value).strip().lower() in ("", "none", "null"):
+            return None
+        return str(value)
+
+
+def option(default, help: str, type: click.ParamType, steps: tuple[str, ...] = TRAIN):
+    return field(default=default, metadata={"help": help, "type": type, "steps": steps})
+
+
+UNIT = click.FloatRange(0, 1, max_open=True)
+FRACTION = click.FloatRange(0, 1, min_open=True, max_open=True)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one pipeline trains: its data draw, its splits, and each training's model and optimiser.
+
+    conv_dropout and rnn_dropout default to None, "the model's own" (model/variants.py);
+    `effective()` fills them in, and makes keras_example train as the public example does.
+    """
+
+    # data and splits
+    samples: int = option(10000, "Words in the synthetic set (dataset=synthetic, or mix_synthetic).",
+                          click.IntRange(min=1), DATA)
+    seed: int = option(42, "Seed of the synthetic set, the splits and the trainings (split k trains with seed + k).",
+                       click.INT, ("main", "download", "prepare", "train"))
+    splits: int = option(3, "Seeded train/validation splits, one training each, in parallel.",
+                         click.IntRange(min=1), SPLIT)
+    split_by: str = option("random", "random, or keep every form / writer on one side of the split "
+                           "(writer needs writers=TABLE).", click.Choice(SPLIT_BY), SPLIT)
+    test_fraction: float = option(0.1, "Share of the words held out as the one test list.", FRACTION, SPLIT)
+    val_fraction: float = option(0.1, "Share of the words each split validates on (early stopping, best epoch, "
+                                 "confidence calibration).", FRACTION, SPLIT)
+    ensemble: bool = option(False, "Register all finished splits as one model averaging their outputs, "
+                            "instead of the best one alone.", click.BOOL, ("main", "register"))
+    # the model
+    model: str = option("compact", "compact (quick start), crnn (for real handwriting), keras_example "
+                        "(the public Keras example, for comparison).", click.Choice(MODELS))
+    image_width: int = option(128, "Width of the canvas words are scaled into (32 high); one CTC frame per "
+                              f"{DOWNSAMPLE} columns.", CanvasWidth())
+    conv_dropout: float | None = option(None, "Dropout after every conv block from the third on; none = the "
+                                        "model's own.", UNIT)
+    rnn_dropout: float | None = option(None, "Dropout before and after the recurrent layers; none = the "
+                                       "model's own.", UNIT)
+    init_model: str | None = option(None, "Start from this hwr model's weights (models:/NAME@ALIAS, "
+                                    "runs:/ID/model); none = from scratch.", ModelUri())
+    # the optimisation
+    epochs: int = option(5, "Training epochs (the budget ends at epochs or max_minutes, whichever comes first).",
+                         click.IntRange(min=1))
+    max_minutes: float = option(0.0, "Training time budget per split in minutes; 0 = none.",
+                                click.FloatRange(min=0))
+    patience: int = option(0, "Stop after this many epochs without a better val_cer; 0 = never.",
+                           click.IntRange(min=0))
+    batch_size: int = option(32, "Words per training step.", click.IntRange(min=1))
+    learning_rate: float = option(0.001, "Peak learning rate.", click.FloatRange(min=0, min_open=True))
+    schedule: str = option("constant", "constant, or cosine: warm-up, then cosine decay over the budget.",
+                           click.Choice(SCHEDULES))
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay of the kernels; 0 = plain Adam.",
+                                 click.FloatRange(min=0))
+    ema: float = option(0.0, "Validate and keep a moving average of the weights with this momentum "
+                        "(e.g. 0.999); 0 = off.", UNIT)
+    augment: bool = option(False, "Re-write every word slightly differently each epoch (slant, rotation, "
+                           "scale, elastic distortion, stroke width, contrast, noise).", click.BOOL)
+    erase: float = option(0.0, "With augment: chance of each of 3 paper patches hiding part of a word; 0 = off.",
+                          click.FloatRange(0, 1))
+    mix_synthetic: float = option(0.0, "Share of each training batch drawn from a synthetic set of `samples` "
+                                  "words (dataset=iam); 0 = off.", UNIT)
+
+    def __post_init__(self):
+        for f in fields(self):
+            if getattr(self, f.name) is not None:
+                object.__setattr__(self, f.name, convert(f.name, getattr(self, f.name)))
+        if self.erase and not self.augment and self.model != KERAS_EXAMPLE:
+            raise RecipeError(f"erase={self.erase} paints patches in the augmentation: set augment=true too")
+
+    def effective(self) -> Recipe:
+        """The recipe as trained: the model's own dropout where none is given; keras_example
+        always as the public example (Adam 1e-3, no augmentation, 128-wide images)."""
+        if self.model == KERAS_EXAMPLE:
+            return replace(self, augment=False, erase=0.0, schedule="constant", learning_rate=0.001, ema=0.0,
+                           weight_decay=0.0, mix_synthetic=0.0, image_width=Recipe.image_width,
+                           conv_dropout=KERAS_EXAMPLE_SPEC["conv_dropout"],
+                           rnn_dropout=KERAS_EXAMPLE_SPEC["rnn_dropout"])
+        own = VARIANTS[self.model]
+        return replace(self, conv_dropout=own["conv_dropout"] if self.conv_dropout is None else self.conv_dropout,
+                       rnn_dropout=own["rnn_dropout"] if self.rnn_dropout is None else self.rnn_dropout)
+
+    def params(self) -> dict[str, str]:
+        """As MLflow params: every field, None written as the command line's "none"."""
+        return {name: "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in asdict(self).items()}
+
+    def changed_by(self, other: Recipe) -> dict[str, tuple[Any, Any]]:
+        return {f.name: (getattr(self, f.name), getattr(other, f.name))
+                for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(asdict(self), sort_keys=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, overrides: dict[str, Any] | None = None) -> Recipe:
+        """The recipe of a preset file, with `overrides` (name -> value) set on top."""
+        return cls.build(read_file(path), overrides, source=str(path))
+
+    @classmethod
+    def build(cls, values: dict[str, Any], overrides: dict[str, Any] | None = None, source: str = "") -> Recipe:
+        merged = {**values, **(overrides or {})}
+        unknown = sorted(set(merged) - set(FIELDS))
+        if unknown:
+            hints = [f"{name} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(name, FIELDS, 1))
+                     else name for name in unknown]
+            raise RecipeError(f"{source or 'recipe'}: unknown option {', '.join(hints)}; "
+                              f"a recipe sets {', '.join(FIELDS)}")
+        try:
+            return cls(**merged)
+        except RecipeError as exc:
+            raise RecipeError(f"{source}: {exc}" if source else str(exc)) from None
+
+
+FIELDS = {f.name: f for f in fields(Recipe)}
+
+
+def convert(name: str, value: Any) -> Any:
+    """A value from a file or the command line, checked and converted by its field's click type;
+    "none" is None for the fields whose default is None."""
+    if FIELDS[name].default is None and str(value).strip().lower() in ("none", "null", ""):
+        return None
+    try:
+        return FIELDS[name].metadata["type"].convert(value, None, None)
+    except click.BadParameter as exc:
+        raise RecipeError(f"{name}: {exc.message}") from None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise RecipeError(f"recipe file {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"recipe file {path} is not valid YAML: {exc}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise RecipeError(f"recipe file {path} must be a mapping of option: value, got {type(values).__name__}")
+    return values
+
+
+def fields_for(step: str) -> list:
+    return [f for f in fields(Recipe) if step in f.metadata["steps"]]
