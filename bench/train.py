@@ -37,7 +37,8 @@ def _worker(mode: str, data_root: str, samples: int, batch_size: int) -> dict:
     import tensorflow as tf
 
     from hwr.data import datasets, images, splits
-    from hwr.training import loop as training
+    from hwr.training import loop as training, words
+    from hwr.training.recipe import Recipe
     from hwr.data.charset import Charset
     from hwr.model.variants import build_crnn, frames_for_width
 
@@ -45,22 +46,22 @@ def _worker(mode: str, data_root: str, samples: int, batch_size: int) -> dict:
     charset = Charset.from_texts(data.index["text"])
     train_list, val_list = splits.make_splits(data.index, 1, seed=42).folds[0]
     frames = frames_for_width(images.IMAGE_WIDTH)
-    train_list, val_list = (training.trainable(f, charset, frames) for f in (train_list, val_list))
+    train_list, val_list = (words.trainable(f, charset, frames) for f in (train_list, val_list))
     texts = list(train_list["text"])
     n = len(texts)
 
     start = time.perf_counter()
     if mode == "ours":
-        x_train = training.load_images(data.data_dir, train_list)
-        x_val = training.load_images(data.data_dir, val_list)
+        x_train = words.load_images(data.data_dir, train_list)
+        x_val = words.load_images(data.data_dir, val_list)
         training.train(x_train, texts, x_val, list(val_list["text"]), charset,
-                       training.Recipe(epochs=1, batch_size=batch_size))
+                       Recipe(epochs=1, batch_size=batch_size))
     else:
         model = build_crnn(images.IMAGE_HEIGHT, images.IMAGE_WIDTH, charset.num_classes)
         model.compile(optimizer="adam", loss=keras.losses.CTC(), jit_compile=False)
         y = charset.encode_batch(texts, max(len(t) for t in texts))
         if mode == "in_memory":
-            x = training.load_images(data.data_dir, train_list)[..., None].astype(np.float32)
+            x = words.load_images(data.data_dir, train_list)[..., None].astype(np.float32)
             start = time.perf_counter()  # the upper bound does not pay for loading
             model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
         else:

@@ -1,4 +1,5 @@
-"""What every step shares: quiet TensorFlow, user errors as one clear line instead of a traceback."""
+"""What every step shares: quiet TensorFlow, log lines, user errors as one clear line instead of a
+traceback, and the command-line options made from the recipe's fields."""
 
 from __future__ import annotations
 
@@ -6,14 +7,45 @@ import contextlib
 import functools
 import os
 import sys
+from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from hwr.errors import HwrError
-from hwr.runtime import quiet_tensorflow
+from hwr.pipeline import script_log
 from hwr.pipeline.tracking import ERROR_TAG
+from hwr.runtime import quiet_tensorflow
+from hwr.training.recipe import Recipe, RecipeError, fields_for
 
 quiet_tensorflow()  # before any step imports TensorFlow
+script_log.configure()
+
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
+
+
+class Step(click.Command):
+    """Every step's command. `mlflow run` passes a parameter the MLproject does not declare as
+    `--name value`, underscores and all: --weight_decay reaches the option --weight-decay."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("context_settings", {"show_default": True})
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, [_dashed(arg) for arg in args])
+
+
+def _dashed(arg: str) -> str:
+    if not arg.startswith("--"):
+        return arg
+    name, sep, value = arg.partition("=")
+    return name.replace("_", "-") + sep + value
+
+
+def step(**kwargs):
+    """click.command for a step."""
+    return click.command(cls=Step, **kwargs)
 
 
 def _record_error(message: str) -> None:
@@ -50,32 +82,9 @@ def user_errors(func):
     return wrapper
 
 
-def positive(name: str):
-    """A click callback refusing values below 1, so bad input stops before any work starts."""
-
-    def check(ctx, param, value):
-        if value is not None and value < 1:
-            raise click.BadParameter(f"{name} must be at least 1, got {value}")
-        return value
-
-    return check
-
-
-def check_image_width(ctx, param, value):
-    """A click callback for --image-width: whole CTC frames (a multiple of 4), within sane bounds."""
-    from hwr.model.variants import DOWNSAMPLE
-
-    if value is not None and (value % DOWNSAMPLE or not 64 <= value <= 512):
-        raise click.BadParameter(f"image_width must be a multiple of {DOWNSAMPLE} from 64 to 512, got {value}")
-    return value
-
-
-def check_erase(erase: float, augment: bool, model: str) -> None:
-    """Random erasing is part of the augmentation: asked for without it, it would silently do nothing."""
-    from hwr.model.variants import KERAS_EXAMPLE
-
-    if erase and not augment and model != KERAS_EXAMPLE:  # keras_example drops both anyway
-        raise click.UsageError(f"--erase {erase} paints patches in the augmentation: use it with --augment true")
+def no_value(ctx, param, value):
+    """A click callback: "none", the command line's word for no value, is None past the command line."""
+    return None if value is None or str(value).strip().lower() == "none" else value
 
 
 @contextlib.contextmanager
@@ -88,3 +97,73 @@ def step_run():
     with mlflow.start_run() as run:
         claim_run(mlflow.MlflowClient(), run.info.run_id)
         yield run
+
+
+def source_options(command):
+    """Where the data comes from: the options of main and download, which passes them on."""
+    from hwr.data import datasets
+
+    for option in reversed([
+        click.option("--dataset", type=click.Choice(datasets.DATASETS), default="synthetic"),
+        click.option("--url", default=datasets.DEFAULT_IAM_URL,
+                     help="The IAM words archive (dataset=iam): an http(s) or file URL, or a local path."),
+        click.option("--sha256", default="none", callback=no_value,
+                     help="Expected SHA-256 of the archive; none = no check."),
+        click.option("--data-root", type=click.Path(file_okay=False), default="data",
+                     help="Where data sets are written."),
+        click.option("--fonts-dir", default="none", callback=no_value,
+                     help="Folder of extra .ttf/.otf fonts for the synthetic set, added to the built-in "
+                          "handwriting fonts; none = built-in fonts only."),
+    ]):
+        command = option(command)
+    return command
+
+
+def recipe_options(step: str):
+    """One click option per recipe field that `step` takes; main and train also take --recipe FILE."""
+
+    def decorate(command):
+        for f in reversed(fields_for(step)):
+            command = click.option(f"--{f.name.replace('_', '-')}", f.name, type=f.metadata["type"],
+                                   default=f.default, show_default="none" if f.default is None else True,
+                                   help=f.metadata["help"])(command)
+        if step in ("main", "train"):
+            command = click.option("--recipe", "recipe_file", default="none",
+                                   help="A preset: a YAML file of recipe options, a name in presets/ "
+                                        "(iam, pretrain, ...), or runs:/ID/recipe.yaml to train as that run "
+                                        "did. Options given on the command line win over it.")(command)
+        return command
+
+    return decorate
+
+
+def resolve_recipe(step: str, options: dict) -> Recipe:
+    """The recipe a step runs with: its --recipe file, then the options given explicitly on top.
+    Pops the recipe's fields (and --recipe) from `options`, leaving the step's own."""
+    ctx = click.get_current_context()
+    given = {}
+    for f in fields_for(step):
+        value = options.pop(f.name)
+        if ctx.get_parameter_source(f.name) is not ParameterSource.DEFAULT:
+            given[f.name] = value
+    source = options.pop("recipe_file", "none")
+    if source in ("none", "", None):
+        return Recipe.build(given)
+    return Recipe.load(locate(source), given)
+
+
+def locate(source: str) -> Path:
+    """A recipe file from a path, a preset's name, or an MLflow artifact URI."""
+    if "://" in source or source.startswith(("runs:/", "models:/")):
+        from hwr.pipeline.artifacts import fetch_artifact
+
+        return fetch_artifact(source, "the recipe")
+    path = Path(source).expanduser()
+    for candidate in (path, PRESETS_DIR.parent / path):  # as given, or relative to the project
+        if candidate.is_file():
+            return candidate
+    preset = PRESETS_DIR / f"{source}.yaml"
+    if "/" not in source and preset.is_file():
+        return preset
+    known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")))
+    raise RecipeError(f"recipe {source}: no such file, nor a preset of that name (presets: {known})")

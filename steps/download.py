@@ -5,37 +5,30 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import logging
+
 import click
 import mlflow
 
 from hwr.data import datasets
-from hwr.pipeline import progress
-from hwr.pipeline.tracking import log_input, log_params_once
-from steps._cli import positive, step_run, user_errors
+from hwr.pipeline.tracking import DATA_DIR_TAG, log_input, log_params_once
+from steps._cli import recipe_options, resolve_recipe, source_options, step, step_run, user_errors
 
-DATA_DIR_TAG = "hwr.data_dir"
+log = logging.getLogger(__name__)
 
 
-@click.command()
-@click.option("--dataset", type=click.Choice(datasets.DATASETS), default="synthetic", show_default=True)
-@click.option("--samples", type=int, default=10000, show_default=True, callback=positive("samples"),
-              help="Size of the synthetic set.")
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--url", default=datasets.DEFAULT_IAM_URL, show_default=True,
-              help="IAM words archive: http(s) URL, file:// URL or local path (dataset=iam).")
-@click.option("--sha256", default="none", show_default=True, help="Expected SHA-256 of the archive; none skips the check.")
-@click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True)
-@click.option("--fonts-dir", default="none", show_default=True,
-              help="Folder of extra .ttf/.otf fonts for the synthetic set, added to the built-in handwriting "
-                   "fonts; none = built-in fonts only.")
+@step()
+@source_options
+@recipe_options("download")
 @user_errors
-def main(dataset, samples, seed, url, sha256, data_root, fonts_dir):
+def main(dataset, url, sha256, data_root, fonts_dir, **options):
+    recipe = resolve_recipe("download", options)
+    samples, seed = recipe.samples, recipe.seed
     with step_run():
-        log_params_once({"dataset": dataset, "samples": samples, "seed": seed, "url": url, "sha256": sha256,
-                         "data_root": data_root, "fonts_dir": fonts_dir})
-        progress.say(f"download: preparing the {dataset} data set under {data_root}")
-        data = datasets.load(dataset, Path(data_root), samples, seed, url, "" if sha256 == "none" else sha256,
-                             fonts_dir=None if fonts_dir == "none" else fonts_dir)
+        log_params_once({"dataset": dataset, "samples": samples, "seed": seed, "url": url, "sha256": sha256 or "none",
+                         "data_root": data_root, "fonts_dir": fonts_dir or "none"})
+        log.info(f"download: preparing the {dataset} data set under {data_root}")
+        data = datasets.load(dataset, Path(data_root), samples, seed, url, sha256 or "", fonts_dir=fonts_dir)
         mlflow.set_tag(DATA_DIR_TAG, str(data.data_dir))
         mlflow.log_metrics(data.counts)
         if data.source_sha256:
@@ -47,7 +40,7 @@ def main(dataset, samples, seed, url, sha256, data_root, fonts_dir):
             index_path = Path(tmp) / "words.csv"
             data.index.to_csv(index_path, index=False)
             mlflow.log_artifact(str(index_path))
-        progress.say(
+        log.info(
             f"download: {data.counts['words_usable']} usable words in {data.data_dir} "
             f"({data.counts['words_dropped_err']} err rows, {data.counts['words_dropped_unreadable']} unreadable images dropped)"
         )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
 import click
 import mlflow
 
-from hwr.evaluation import scoring as evaluation
-from hwr.pipeline import progress
+from hwr.evaluation import scoring
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
 from hwr.serving.pyfunc import MAX_BEAM_WIDTH
-from hwr.pipeline.tracking import fetch_artifact, log_params_once
-from steps._cli import step_run, user_errors
+from hwr.pipeline.artifacts import fetch_artifact
+from hwr.pipeline.tracking import log_params_once
+from steps._cli import no_value, step, step_run, user_errors
+
+log = logging.getLogger(__name__)
 
 
 def decoder_list(ctx, param, value):
@@ -24,22 +27,22 @@ def decoder_list(ctx, param, value):
     return names
 
 
-def read_labelled(data: Path, file_list: str):
-    if file_list == "none":
-        return evaluation.read_labelled_folder(data)
-    return evaluation.read_file_list(fetch_artifact(file_list, "the file list"), data)
+def read_labelled(data: Path, file_list: str | None):
+    if file_list is None:
+        return scoring.read_labelled_folder(data)
+    return scoring.read_file_list(fetch_artifact(file_list, "the file list"), data)
 
 
-@click.command()
-@click.option("--model-uri", default="models:/hwr@champion", show_default=True)
+@step()
+@click.option("--model-uri", default="models:/hwr@champion")
 @click.option("--data", required=True, type=click.Path(file_okay=False),
               help="Folder with labels.tsv (columns file, text) or an IAM-layout words.txt.")
-@click.option("--case-sensitive", type=click.BOOL, default=True, show_default=True,
+@click.option("--case-sensitive", type=click.BOOL, default=True,
               help="false compares case-insensitively (for sets labelled in capitals).")
-@click.option("--decoders", default="greedy", show_default=True, callback=decoder_list,
+@click.option("--decoders", default="greedy", callback=decoder_list,
               help=f"Comma-separated, from {', '.join(DECODERS)}; each is scored (beam_cer, lexicon_cer, ...).")
-@click.option("--beam-width", type=click.IntRange(1, MAX_BEAM_WIDTH), default=DEFAULT_BEAM_WIDTH, show_default=True)
-@click.option("--file-list", default="none", show_default=True,
+@click.option("--beam-width", type=click.IntRange(1, MAX_BEAM_WIDTH), default=DEFAULT_BEAM_WIDTH)
+@click.option("--file-list", default="none", callback=no_value,
               help="Score only the images of this (path, text) CSV, paths relative to --data: for example "
                    "runs:/<prepare run>/splits/test.csv, the held-out test words.")
 @user_errors
@@ -47,14 +50,14 @@ def main(model_uri, data, case_sensitive, decoders, beam_width, file_list):
     labelled = read_labelled(Path(data), file_list)  # fails clearly before the model loads
     with step_run(), tempfile.TemporaryDirectory() as tmp:
         log_params_once({"model_uri": model_uri, "data": data, "case_sensitive": case_sensitive,
-                         "decoders": ",".join(decoders), "beam_width": beam_width, "file_list": file_list})
+                         "decoders": ",".join(decoders), "beam_width": beam_width, "file_list": file_list or "none"})
         model = mlflow.pyfunc.load_model(model_uri)
-        scores, table = evaluation.evaluate(model, labelled, case_sensitive, decoders, beam_width)
+        scores, table = scoring.evaluate(model, labelled, case_sensitive, decoders, beam_width)
         mlflow.log_metrics(scores)
         table.to_csv(Path(tmp) / "predictions.csv", index=False)
         mlflow.log_artifact(str(Path(tmp) / "predictions.csv"))
         for decoder in decoders:
-            progress.say(f"evaluate: {int(scores['images'])} images, {decoder}: CER {scores[decoder + '_cer']:.4f}, "
+            log.info(f"evaluate: {int(scores['images'])} images, {decoder}: CER {scores[decoder + '_cer']:.4f}, "
                          f"WER {scores[decoder + '_wer']:.4f}, word accuracy {scores[decoder + '_word_accuracy']:.4f}, "
                          f"ECE {scores[decoder + '_ece']:.3f}")
 

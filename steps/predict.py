@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from hwr.errors import DataError
-from steps._cli import user_errors
+from steps._cli import step, user_errors
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
 
@@ -34,14 +34,14 @@ def collect(paths: tuple[str, ...]) -> list[str]:
     return files
 
 
-@click.command()
+@step()
 @click.option("--model-uri", default="models:/hwr@champion", show_default=True)
 @click.argument("paths", nargs=-1, required=True)
 @user_errors
 def main(model_uri, paths):
     import mlflow
 
-    from hwr.evaluation.scoring import predict_files_each
+    from hwr.serving.files import predict_files_each
 
     files = collect(paths)
     model = mlflow.pyfunc.load_model(model_uri)

@@ -78,19 +78,19 @@ def test_an_ensemble_is_refused_as_init_model(members):
 
 
 def write_prepared(folder, vals):
-    """A prepare run's artifacts as a local folder: vocab.json and splits/ with one val list per split."""
+    """A prepare run's artifacts as a local folder: charset.json and splits/ with one val list per split."""
     from hwr.data.splits import Splits, write_splits
 
     empty = pd.DataFrame({"path": [], "text": []})
     folds = [(empty, pd.DataFrame({"path": [f"w{i}.png" for i in ids], "text": [f"t{i}" for i in ids]}))
              for ids in vals]
     write_splits(Splits(empty, folds), folder / "splits")
-    CHARSET.save(folder / "vocab.json")
+    CHARSET.save(folder / "charset.json")
     return str(folder)
 
 
 def test_calibration_words_are_those_no_member_trained_on(tmp_path):
-    from hwr.model.ensemble import MIN_HELD_OUT_WORDS, calibration_words
+    from hwr.pipeline.ensemble import MIN_HELD_OUT_WORDS, calibration_words
 
     n = MIN_HELD_OUT_WORDS
     prepared = write_prepared(tmp_path / "prepared", [range(0, 2 * n), range(n, 3 * n)])
@@ -101,7 +101,7 @@ def test_calibration_words_are_those_no_member_trained_on(tmp_path):
 
 
 def test_too_few_held_out_words_calibrate_on_every_members_validation_words(tmp_path):
-    from hwr.model.ensemble import calibration_words
+    from hwr.pipeline.ensemble import calibration_words
 
     prepared = write_prepared(tmp_path / "prepared", [range(0, 30), range(25, 60)])
     words, described = calibration_words(prepared, [0, 1], tmp_path / "fetched")

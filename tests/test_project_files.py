@@ -1,6 +1,8 @@
-"""The project's own files agree with each other: MLproject, conda.yaml, pyproject.toml, README, CI."""
+"""The project's own files agree with each other and with the code: MLproject, Makefile, presets,
+conda.yaml, pyproject.toml, README and docs, CI."""
 
 import re
+import shlex
 import subprocess
 import tomllib
 
@@ -8,10 +10,13 @@ import pytest
 import yaml
 
 from hwr.data.datasets import synthetic_name
+from hwr.training.recipe import FIELDS
+from steps.reference import entry_points, reference
 
 ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
-USER_PARAMS = {"epochs": "5", "splits": "3", "max_workers": None, "dataset": "synthetic", "samples": None,
-               "batch_size": None, "seed": None}
+# The user's guide and the docs that tell users what to run (measurements.md keeps old runs' commands).
+GUIDES = ["README.md", "docs/presets.md", "docs/decoders.md", "docs/team.md", "docs/troubleshooting.md",
+          "docs/performance.md", "docs/architecture.md"]
 
 
 def mlproject(project_dir):
@@ -22,18 +27,17 @@ def readme(project_dir) -> str:
     return (project_dir / "README.md").read_text()
 
 
-def test_entry_points_and_user_parameters(project_dir):
+def test_mlproject_declares_only_what_an_entry_point_needs(project_dir):
+    # Every option's default lives in the step's own option; a default here would be a second copy.
     spec = mlproject(project_dir)
     assert set(spec["entry_points"]) == ENTRY_POINTS
-    main = spec["entry_points"]["main"]["parameters"]
-    for name, default in USER_PARAMS.items():
-        assert name in main, name
-        if default is not None:
-            assert str(main[name]["default"]) == default
     for name, entry in spec["entry_points"].items():
+        assert entry["command"].startswith(f"python -m steps.{name}")
         for param, declared in entry.get("parameters", {}).items():
-            assert declared["type"] in {"string", "float", "path", "uri"}, (name, param)
+            assert "default" not in declared, f"{name}: {param} has a default in MLproject"
             assert "{" + param + "}" in entry["command"], f"{name}: {param} is declared but never passed"
+            option = next(p for p in entry_points()[name].params if p.name == param)
+            assert option.required, f"{name}: {param} is declared, so it should be required by the step"
 
 
 def test_conda_and_pip_pins_agree(project_dir):
@@ -50,14 +54,14 @@ def test_ci_runs_the_readme_test_command(project_dir):
     assert "make pipeline" in readme(project_dir)
 
 
-def test_readme_entry_point_table_names_every_parameter(project_dir):
-    # The table is how users learn the parameters; one added to MLproject alone stays invisible.
-    lines = readme(project_dir).splitlines()
-    for name, entry in mlproject(project_dir)["entry_points"].items():
-        row = next((line for line in lines if line.startswith(f"| `{name}` |")), None)
-        assert row is not None, f"README's entry-point table has no row for {name}"
-        missing = [param for param in entry.get("parameters", {}) if f"`{param}`" not in row]
-        assert not missing, f"README's {name} row does not name {missing}"
+def test_reference_is_what_the_steps_say(project_dir):
+    # docs/reference.md is generated; an option added to a step or to the recipe must show there.
+    assert (project_dir / "docs" / "reference.md").read_text() == reference(), \
+        "docs/reference.md is stale: python -m steps.reference > docs/reference.md"
+
+
+def test_readme_is_a_short_guide(project_dir):
+    assert len(readme(project_dir).splitlines()) <= 150
 
 
 def make_dry_run(project_dir, *args):
@@ -72,24 +76,14 @@ def mlflow_params(dry_run: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("args, expected", [
     (("pipeline",), {"epochs": "5"}),
-    (("pretrain",), {"epochs": "300", "max_minutes": "25", "model_name": "hwr-synthetic"}),
-    (("pretrain", "PRETRAIN_MINUTES=0", "PRETRAIN_EPOCHS=13"), {"epochs": "13", "max_minutes": "0"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip"),
-     {"url": "/x/IAM_Words.zip", "epochs": "300", "max_minutes": "80", "learning_rate": "0.003", "ema": "0.999",
-      "val_fraction": "0.05", "splits": "2", "ensemble": "true"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_MINUTES=0", "IAM_EPOCHS=75"), {"epochs": "75", "max_minutes": "0"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_SPLIT_BY=writer", "ARGS=-P writers=/x/forms_writers.tsv"),
-     {"split_by": "writer", "writers": "/x/forms_writers.tsv"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_LEARNING_RATE=0.001"), {"learning_rate": "0.001"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_EMA=0", "IAM_VAL_FRACTION=0.1"), {"ema": "0", "val_fraction": "0.1"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_WEIGHT_DECAY=0.05", "IAM_ERASE=0.5"),
-     {"weight_decay": "0.05", "erase": "0.5"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_CONV_DROPOUT=0.1", "IAM_RNN_DROPOUT=0.3"),
-     {"conv_dropout": "0.1", "rnn_dropout": "0.3"}),
-    (("iam", "IAM_URL=/x/IAM_Words.zip", "IAM_SPLITS=1", "IAM_ENSEMBLE=false"), {"splits": "1", "ensemble": "false"}),
+    (("pretrain",), {"recipe": "presets/pretrain.yaml", "model_name": "hwr-synthetic"}),
+    (("pretrain", "ARGS=-P max_minutes=0 -P epochs=13"), {"max_minutes": "0", "epochs": "13"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip"), {"dataset": "iam", "url": "/x/IAM_Words.zip", "recipe": "presets/iam.yaml"}),
+    (("iam", "IAM_URL=/x/IAM_Words.zip", "ARGS=-P patience=15 -P split_by=writer -P writers=/x/f.tsv"),
+     {"patience": "15", "split_by": "writer", "writers": "/x/f.tsv"}),
 ])
 def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expected):
-    # `mlflow run` stops with "Repeated parameter" when a -P comes twice, so preset values are make variables.
+    # `mlflow run` stops with "Repeated parameter" when a -P comes twice: presets leave -P free for users.
     params = mlflow_params(make_dry_run(project_dir, *args))
     names = [name for name, _ in params]
     assert len(names) == len(set(names)), names
@@ -98,8 +92,7 @@ def test_make_targets_give_mlflow_each_parameter_once(project_dir, args, expecte
 
 def test_readme_names_the_synthetic_folder_the_default_pipeline_writes(project_dir):
     # The folder name carries the generator version, so a version bump silently broke the README's examples.
-    main = mlproject(project_dir)["entry_points"]["main"]["parameters"]
-    written = synthetic_name(int(main["samples"]["default"]), int(main["seed"]["default"]), [])
+    written = synthetic_name(FIELDS["samples"].default, FIELDS["seed"].default, [])
     named = set(re.findall(r"data/(synthetic-[\w-]+)", readme(project_dir)))
     assert named == {written}
 
@@ -112,26 +105,63 @@ def heading_anchors(markdown: str) -> set[str]:
     return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
 
 
-def test_readme_links_reach_a_file_and_heading(project_dir):
-    # The measurements moved out of the README; a renamed heading or file must not leave dead links.
-    links = re.findall(r"\]\(([^)#:\s]+)(?:#([^)\s]+))?\)", readme(project_dir))
-    assert ("docs/measurements.md", "") in links
-    for path, anchor in links:
-        target = project_dir / path
-        assert target.is_file(), f"README links to {path}, which does not exist"
+@pytest.mark.parametrize("guide", GUIDES)
+def test_links_reach_a_file_and_heading(project_dir, guide):
+    page = project_dir / guide
+    for path, anchor in re.findall(r"\]\(([^)#:\s]+)?(?:#([^)\s]+))?\)", page.read_text()):
+        target = (page.parent / path) if path else page
+        assert target.is_file(), f"{guide} links to {path}, which does not exist"
         if anchor:
-            assert anchor in heading_anchors(target.read_text()), f"README: no heading #{anchor} in {path}"
+            assert anchor in heading_anchors(target.read_text()), f"{guide}: no heading #{anchor} in {path}"
 
 
-def test_readme_spells_out_the_iam_preset_that_make_runs(project_dir):
-    # README's "the same as:" command is how users run the preset without make; it must not drift.
-    lines = readme(project_dir).splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("make iam IAM_URL=/path/to/IAM_Words.zip")
-                 and "the same as" in line)
-    command = []
-    for line in lines[start + 1:]:
-        command.append(line.rstrip("\\ "))
-        if not line.endswith("\\"):
-            break
-    spelled = re.findall(r"-P (\w+)=(\S+)", " ".join(command))
-    assert spelled == mlflow_params(make_dry_run(project_dir, "iam", "IAM_URL=/path/to/IAM_Words.zip"))
+def commands(markdown: str) -> list[str]:
+    """The shell commands of a page: fenced bash lines and inline `code` that starts like one, with
+    continuation lines joined and comments dropped."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", markdown, flags=re.MULTILINE | re.DOTALL)
+    lines = " \n".join(blocks).replace("\\\n", " ").splitlines()
+    lines += re.findall(r"`((?:make|mlflow run|python -m steps|python bench)[^`]*)`", markdown)
+    out = []
+    for line in lines:
+        line = line.split(" #")[0].strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def parameters_of(entry_point: str) -> set[str]:
+    return {p.opts[0].lstrip("-").replace("-", "_") for p in entry_points()[entry_point].params}
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_every_command_in_the_guides_names_what_exists(project_dir, guide):
+    # A renamed make target, entry point, option, preset or script must not leave a dead command behind.
+    makefile = (project_dir / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    variables = set(re.findall(r"^(\w+) \?=", makefile, flags=re.MULTILINE)) | {"ARGS", "PYTEST_ARGS", "IAM_URL"}
+    checked = 0
+    for command in commands((project_dir / guide).read_text()):
+        words = shlex.split(command.replace("$(", "(").replace("<", "").replace(">", ""), comments=False)
+        if words == ["make"]:
+            continue
+        if words[0] == "make":
+            assert words[1] in targets, f"{guide}: make {words[1]} is no target ({command})"
+            for word in words[2:]:
+                name = word.split("=")[0]
+                assert name in variables, f"{guide}: make variable {name} does not exist ({command})"
+        elif words[:2] == ["mlflow", "run"]:
+            entry = words[words.index("-e") + 1] if "-e" in words else "main"
+            assert entry in ENTRY_POINTS, f"{guide}: no entry point {entry}"
+            for name, value in re.findall(r"-P (\w+)=(\S+)", command):
+                assert name in parameters_of(entry), f"{guide}: {entry} has no parameter {name} ({command})"
+                if name == "recipe" and value.startswith("presets/"):
+                    assert (project_dir / value).is_file(), f"{guide}: no preset {value}"
+        elif words[:2] == ["python", "-m"] and words[2].startswith("steps."):
+            assert (project_dir / (words[2].replace(".", "/") + ".py")).is_file(), f"{guide}: no {words[2]}"
+        elif words[0] == "python" and words[1].startswith("bench/"):
+            assert (project_dir / words[1]).is_file(), f"{guide}: no {words[1]}"
+        else:
+            continue
+        checked += 1
+    if guide == "README.md":
+        assert checked >= 8

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from hwr.data import splits
+from hwr.pipeline import artifacts
 from hwr.data.charset import Charset
 from hwr.errors import DataError
 
@@ -58,19 +59,19 @@ def test_a_training_fetches_its_split_as_the_prepare_step_logged_it(tmp_path):
     made = splits.make_splits(index(60), k=2, seed=0)
     logged = tmp_path / "prepare-run"  # the artifact layout of a prepare run, as a local artifact URI
     splits.write_splits(made, logged / splits.SPLITS_ARTIFACT)
-    Charset.from_texts(index(60)["text"]).save(logged / splits.VOCAB_ARTIFACT)
+    Charset.from_texts(index(60)["text"]).save(logged / splits.CHARSET_ARTIFACT)
 
-    fetched = splits.fetch_split(str(logged), 1, tmp_path / "fetched")
+    fetched = artifacts.fetch_split(str(logged), 1, tmp_path / "fetched")
     assert list(fetched.train.path) == list(made.folds[1][0].path)
     assert list(fetched.val.path) == list(made.folds[1][1].path)
     assert list(fetched.test.path) == list(made.test.path)
     assert fetched.charset.chars == Charset.from_texts(index(60)["text"]).chars
-    assert list(splits.fetch_test_list(str(logged)).path) == list(made.test.path)
+    assert list(artifacts.fetch_test_list(str(logged)).path) == list(made.test.path)
 
-    with pytest.raises(DataError, match=r"has no split 2 \(it has: split-0, split-1\)"):
-        splits.fetch_split(str(logged), 2, tmp_path / "again")
+    with pytest.raises(DataError, match=r"prepare-run: no split 2 \(there are: split-0, split-1\)"):
+        artifacts.fetch_split(str(logged), 2, tmp_path / "again")
     with pytest.raises(DataError, match="cannot fetch the prepared splits"):
-        splits.fetch_split(str(tmp_path / "no-such-run"), 0, tmp_path / "none")
+        artifacts.fetch_split(str(tmp_path / "no-such-run"), 0, tmp_path / "none")
 
 
 def test_missing_list_is_a_clear_error(tmp_path):

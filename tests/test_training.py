@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from hwr.training import loop as training
+from hwr.training import words
+from hwr.training.recipe import Recipe
 from hwr.model import transfer
 from hwr.data.charset import Charset
 from hwr.errors import DataError
@@ -100,7 +102,7 @@ def test_weight_decay_shrinks_kernels_but_not_batch_norm_or_biases(decay):
     import keras
 
     model = build_model("compact", H, W, num_classes=5)
-    optimizer = training.make_optimizer(training.Recipe(learning_rate=0.01, weight_decay=decay))
+    optimizer = training.make_optimizer(Recipe(learning_rate=0.01, weight_decay=decay))
     assert isinstance(optimizer, keras.optimizers.AdamW) == (decay > 0)
     variables = model.trainable_variables
     before = [np.array(v) for v in variables]
@@ -130,29 +132,6 @@ def test_bilinear_sampling_agrees_with_keras_map_coordinates():
     reference = keras.ops.image.map_coordinates(images, np.stack([batch, y, x]), order=1, fill_mode="constant")
     ours = _bilinear(tf.constant(images), tf.constant(x), tf.constant(y))
     np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), atol=1e-3)
-
-
-def test_keras_example_always_trains_with_its_own_recipe():
-    recipe = training.Recipe(model="keras_example", augment=True, schedule="cosine", learning_rate=0.01).effective()
-    assert (recipe.augment, recipe.schedule, recipe.learning_rate) == (False, "constant", 1e-3)
-    crnn = training.Recipe(model="crnn", augment=True, schedule="cosine").effective()
-    assert (crnn.augment, crnn.schedule) == (True, "cosine")
-    # The example trains on its own data only: no words mixed in.
-    assert training.Recipe(model="keras_example", mix_fraction=0.3).effective().mix_fraction == 0.0
-    assert training.Recipe(model="crnn", mix_fraction=0.3).effective().mix_fraction == 0.3
-    # ... on the example's 128x32 images.
-    assert training.Recipe(model="keras_example", image_width=192).effective().image_width == 128
-    assert training.Recipe(model="crnn", image_width=192).effective().image_width == 192
-    # ... with its plain Adam and without random erasing.
-    example = training.Recipe(model="keras_example", weight_decay=0.05, erase=0.5).effective()
-    assert (example.weight_decay, example.erase) == (0.0, 0.0)
-    crnn = training.Recipe(model="crnn", augment=True, weight_decay=0.05, erase=0.5).effective()
-    assert (crnn.weight_decay, crnn.erase) == (0.05, 0.5)
-    # ... and its own dropout.
-    example = training.Recipe(model="keras_example", conv_dropout=0.1, rnn_dropout=0.5).effective()
-    assert (example.conv_dropout, example.rnn_dropout) == (0.0, 0.2)
-    crnn = training.Recipe(model="crnn", conv_dropout=0.1, rnn_dropout=0.5).effective()
-    assert (crnn.conv_dropout, crnn.rnn_dropout) == (0.1, 0.5)
 
 
 def test_training_dataset_is_endless_and_each_epoch_sees_every_word_once():
@@ -191,7 +170,7 @@ def test_training_with_a_mix_of_longer_words_runs_every_epoch():
     x = word_images(32)
     mix = (word_images(16, seed=3), ["badcab", "aceace", "dab", "cede"] * 4)
     result = training.train(x, texts, x[:8], texts[:8], charset,
-                            training.Recipe(model="compact", epochs=2, batch_size=8, mix_fraction=0.5), mix=mix)
+                            Recipe(model="compact", epochs=2, batch_size=8, mix_synthetic=0.5), mix=mix)
     assert len(result.history) == 2 and 0 <= result.best.val_cer <= 1
 
 
@@ -199,14 +178,14 @@ def test_mix_folder_must_exist_and_hold_learnable_words(tmp_path):
     from tests.iam_fixture import render_iam_folder
 
     with pytest.raises(DataError, match="does not exist"):
-        training.load_mix(tmp_path / "nowhere", Charset.from_texts(["abc"]))
+        words.load_mix(tmp_path / "nowhere", Charset.from_texts(["abc"]))
     records = render_iam_folder(tmp_path / "mix", forms=1, per_form=4)
     texts = [r.text for r in records]
-    x, mixed_texts = training.load_mix(tmp_path / "mix", Charset.from_texts(texts))
+    x, mixed_texts = words.load_mix(tmp_path / "mix", Charset.from_texts(texts))
     assert x.shape == (4, H, W) and mixed_texts == texts
-    assert training.load_mix(tmp_path / "mix", Charset.from_texts(texts), width=192)[0].shape == (4, H, 192)
+    assert words.load_mix(tmp_path / "mix", Charset.from_texts(texts), width=192)[0].shape == (4, H, 192)
     with pytest.raises(DataError, match="no word this model can learn"):
-        training.load_mix(tmp_path / "mix", Charset.from_texts(["0123456789"]))
+        words.load_mix(tmp_path / "mix", Charset.from_texts(["0123456789"]))
 
 
 def tiny_training(recipe, n=64):
@@ -217,16 +196,16 @@ def tiny_training(recipe, n=64):
 
 
 def test_time_budget_stops_training_and_is_recorded():
-    result = tiny_training(training.Recipe(model="compact", epochs=50, batch_size=16, max_minutes=0.001,
-                                           schedule="cosine", augment=True))
+    result = tiny_training(Recipe(model="compact", epochs=50, batch_size=16, max_minutes=0.001,
+                                  schedule="cosine", augment=True))
     assert result.stopped_because == "time budget"
     assert len(result.history) == 1  # the budget ran out during the first epoch; it is still evaluated
     assert result.best_epoch == 1
 
 
 def test_patience_stops_when_val_cer_stalls():
-    result = tiny_training(training.Recipe(model="compact", epochs=30, batch_size=32, patience=2,
-                                           learning_rate=0.0))  # frozen weights: val_cer barely moves
+    result = tiny_training(Recipe(model="compact", epochs=30, batch_size=32, patience=2,
+                                  learning_rate=0.0))  # frozen weights: val_cer barely moves
     assert result.stopped_because == "no better val_cer for 2 epochs"
     assert len(result.history) == result.best_epoch + 2 < 30
 
@@ -238,19 +217,19 @@ def test_ema_keeps_and_validates_the_averaged_weights():
     start = start.get_layer("conv0").get_weights()[0]
     moved = {}
     for ema in (0.0, 0.99999):
-        result = tiny_training(training.Recipe(model="compact", epochs=2, batch_size=16, learning_rate=0.01, ema=ema))
+        result = tiny_training(Recipe(model="compact", epochs=2, batch_size=16, learning_rate=0.01, ema=ema, seed=0))
         moved[ema] = np.abs(result.model.get_layer("conv0").get_weights()[0] - start).max()
     assert moved[0.99999] <= 0.01 * 1.001
     assert moved[0.0] > 2 * 0.01
 
 
 def test_keras_example_recipe_never_averages_weights():
-    assert training.Recipe(model="keras_example", ema=0.999).effective().ema == 0.0
+    assert Recipe(model="keras_example", ema=0.999).effective().ema == 0.0
 
 
 def test_cosine_schedule_warms_up_then_decays():
-    result = tiny_training(training.Recipe(model="compact", epochs=6, batch_size=16, schedule="cosine",
-                                           learning_rate=0.01), n=64)
+    result = tiny_training(Recipe(model="compact", epochs=6, batch_size=16, schedule="cosine",
+                                  learning_rate=0.01), n=64)
     seen = [e.learning_rate for e in result.history]
     assert max(seen) < 0.01 and seen[-1] < 0.001  # below the peak at every epoch end, near zero at the end
     assert all(a > b for a, b in zip(seen, seen[1:]))

@@ -21,9 +21,9 @@ from hwr.errors import DataError
 
 COLUMNS = ["path", "text"]
 SPLIT_BY = ("random", "form", "writer")
-# The prepare run's artifacts: the file lists under SPLITS_ARTIFACT, the vocabulary beside them.
+# The prepare run's artifacts: the file lists under SPLITS_ARTIFACT, the model's alphabet beside them.
 SPLITS_ARTIFACT = "splits"
-VOCAB_ARTIFACT = "vocab.json"
+CHARSET_ARTIFACT = "charset.json"
 
 
 @dataclass
@@ -138,24 +138,13 @@ def read_list(path: Path) -> pd.DataFrame:
     return frame
 
 
-def fetch_split(splits_uri: str, split: int, dest: Path) -> PreparedSplit:
-    """The prepare run's vocabulary, split `split`'s train/val lists and the shared test list."""
-    from hwr.pipeline.tracking import fetch_artifact
-
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in (SPLITS_ARTIFACT, VOCAB_ARTIFACT):
-        fetch_artifact(f"{splits_uri.rstrip('/')}/{name}", "the prepared splits", dest)
-    lists = dest / SPLITS_ARTIFACT
-    folder = lists / f"split-{split}"
-    if not folder.is_dir():
+def read_split(folder: Path, split: int) -> PreparedSplit:
+    """Split `split` of a prepare run's artifacts fetched into `folder`: its charset, its train and
+    val lists, and the shared test list."""
+    lists = folder / SPLITS_ARTIFACT
+    split_dir = lists / f"split-{split}"
+    if not split_dir.is_dir():
         available = sorted(p.name for p in lists.glob("split-*"))
-        raise DataError(f"{splits_uri} has no split {split} (it has: {', '.join(available) or 'none'})")
-    return PreparedSplit(Charset.load(dest / VOCAB_ARTIFACT), read_list(folder / "train.csv"),
-                         read_list(folder / "val.csv"), read_list(lists / "test.csv"))
-
-
-def fetch_test_list(splits_uri: str) -> pd.DataFrame:
-    """The prepare run's shared test list (path, text)."""
-    from hwr.pipeline.tracking import fetch_artifact
-
-    return read_list(fetch_artifact(f"{splits_uri.rstrip('/')}/{SPLITS_ARTIFACT}/test.csv", "the test list"))
+        raise DataError(f"no split {split} (there are: {', '.join(available) or 'none'})")
+    return PreparedSplit(Charset.load(folder / CHARSET_ARTIFACT), read_list(split_dir / "train.csv"),
+                         read_list(split_dir / "val.csv"), read_list(lists / "test.csv"))

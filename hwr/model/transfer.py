@@ -1,4 +1,4 @@
-"""Starting a training from an earlier model (`init_model`), e.g. one pre-trained on the synthetic set.
+"""Copying an earlier model's weights into a new one (`init_model`), e.g. one pre-trained on the synthetic set.
 
 The earlier model may have been trained on another alphabet: every layer is copied by name,
 and the output layer row by row for the characters both alphabets share; characters new to
@@ -7,49 +7,12 @@ this training keep their fresh initial weights.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from hwr.data.charset import Charset
 from hwr.errors import DataError
 
 OUTPUT_LAYER = "logits"
-
-
-def load_logged_model(model_uri: str):
-    """(keras model, charset) of an hwr model logged to MLflow (models:/…, runs:/…/model, or a local folder)."""
-    import keras
-
-    from hwr.pipeline.tracking import fetch_artifact
-
-    local = fetch_artifact(model_uri, "init_model")
-    keras_files = list(local.rglob("*.keras"))
-    charsets = list(local.rglob("charset.json"))
-    if not keras_files or not charsets:
-        raise DataError(f"init_model {model_uri} is not an hwr model (no .keras file and charset.json in it)")
-    return keras.saving.load_model(keras_files[0], compile=False), Charset.load(charsets[0])
-
-
-def initializer(init_model: str, charset: Charset) -> Callable | None:
-    """A function that copies init_model's weights into a freshly built model and logs what it
-    copied; None for init_model "none" (start from scratch). The source loads now, so a bad
-    init_model fails before any training."""
-    if init_model == "none":
-        return None
-    import mlflow
-
-    from hwr.pipeline import progress
-
-    source, source_charset = load_logged_model(init_model)
-
-    def init(model):
-        counts = copy_weights(source, source_charset, model, charset)
-        mlflow.log_metrics({"init_layers_copied": counts["layers"], "init_shared_chars": counts["shared_chars"]})
-        progress.say(f"init_model {init_model}: {counts['layers']} layers and {counts['shared_chars']} of "
-                     f"{len(charset.chars)} characters copied")
-
-    return init
 
 
 def copy_weights(source, source_charset: Charset, target, target_charset: Charset) -> dict[str, int]:

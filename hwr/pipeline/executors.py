@@ -18,7 +18,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from hwr.errors import HwrError
-from hwr.pipeline.tracking import ENTRY_POINT_TAG, ERROR_TAG, PARENT_TAG, claim_run
+from hwr.pipeline.tracking import ENTRY_POINT_TAG, ERROR_TAG, PARENT_TAG, SPLIT_TAG, claim_run
 
 EXECUTORS = ("threads", "dask")
 WORKER_TAG = "hwr.worker"
@@ -53,7 +53,7 @@ def train_split(tracking_uri: str, project_dir: str, experiment_id: str, parent_
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     child = client.create_run(experiment_id, run_name=f"train-split-{split}", tags={
-        PARENT_TAG: parent_id, ENTRY_POINT_TAG: "train", "hwr.split": str(split), WORKER_TAG: worker_name()})
+        PARENT_TAG: parent_id, ENTRY_POINT_TAG: "train", SPLIT_TAG: str(split), WORKER_TAG: worker_name()})
     run_id = child.info.run_id
     claim_run(client, run_id)  # until the train process claims it for itself
     try:

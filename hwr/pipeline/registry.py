@@ -1,21 +1,26 @@
-"""Registering the best child of a pipeline run and deciding who holds the `champion` alias."""
+"""Registering what a pipeline run trained, and deciding who holds the `champion` alias."""
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from hwr.evaluation import scoring as evaluation
 from hwr.errors import HwrError
-from hwr.pipeline.tracking import child_runs
+from hwr.evaluation import scoring
+from hwr.pipeline.artifacts import fetch_test_list
+from hwr.pipeline.ensemble import log_ensemble
+from hwr.pipeline.tracking import MODEL_URI_TAG, SPLIT_TAG, child_runs
 
+log = logging.getLogger(__name__)
 CHAMPION = "champion"
 CHALLENGER_TAG = "challenger"
-MODEL_URI_TAG = "hwr.model_uri"
 
 
 @dataclass
@@ -35,7 +40,7 @@ def finished_children(client: MlflowClient, parent_run_id: str) -> list:
     ]
     if not finished:
         raise HwrError(f"run {parent_run_id} has no finished training child with a model: nothing to register")
-    return sorted(finished, key=lambda r: int(r.data.tags.get("hwr.split", 0)))
+    return sorted(finished, key=lambda r: int(r.data.tags.get(SPLIT_TAG, 0)))
 
 
 def best_child(client: MlflowClient, parent_run_id: str):
@@ -51,7 +56,7 @@ def current_champion(client: MlflowClient, name: str):
 
 
 def _cer_on(model_uri: str, labelled: pd.DataFrame) -> float:
-    scores, _ = evaluation.evaluate(mlflow.pyfunc.load_model(model_uri), labelled)
+    scores, _ = scoring.evaluate(mlflow.pyfunc.load_model(model_uri), labelled)
     return scores["cer"]
 
 
@@ -85,7 +90,7 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
             "best_val_cer": f"{metrics['best_val_cer']:.4f}", "test_cer": f"{metrics.get('test_cer', float('nan')):.4f}",
             "test_wer": f"{metrics.get('test_wer', float('nan')):.4f}"}
     description = (
-        f"CRNN trained by run {run.info.run_id} (split {run.data.tags.get('hwr.split', '?')}) of pipeline run "
+        f"CRNN trained by run {run.info.run_id} (split {run.data.tags.get(SPLIT_TAG, '?')}) of pipeline run "
         f"{parent_run_id} on {dataset or 'unknown data'}: val CER {metrics['best_val_cer']:.4f}, "
         f"test CER {metrics.get('test_cer', float('nan')):.4f}."
     )
@@ -113,3 +118,33 @@ def register_candidate(client: MlflowClient, model_uri: str, source_run_id: str,
     else:
         client.set_model_version_tag(name, version, CHALLENGER_TAG, "true")
     return Outcome(str(version), source_run_id, promoted, candidate_cer, champion_cer)
+
+
+def test_images(splits_uri: str, data_dir: Path) -> pd.DataFrame:
+    """The prepare run's shared test list as labelled files (file, text)."""
+    test = fetch_test_list(splits_uri)
+    return pd.DataFrame({"file": [str(data_dir / p) for p in test["path"]], "text": test["text"]})
+
+
+def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, splits_uri: str, data_dir: Path,
+                      name: str, dataset: str, ensemble: bool) -> Outcome:
+    """The register step, in run `run_id`: the best child of the pipeline run, or with `ensemble`
+    all its finished children logged here as one model, becomes a new version of `name`."""
+    labelled_test = test_images(splits_uri, data_dir)
+    children = finished_children(client, parent_run_id) if ensemble else []
+    if len(children) < 2:
+        if ensemble:
+            log.info("ensemble asked for, but one split finished: registering it alone")
+        return register_best(client, parent_run_id, labelled_test, name, dataset)
+    members = [child.info.run_id for child in children]
+    with tempfile.TemporaryDirectory() as tmp:
+        scored = log_ensemble(children, splits_uri, data_dir, Path(tmp))
+    s = scored.scores
+    tags = {"source_run": run_id, "parent_run": parent_run_id, "dataset": dataset, "members": ",".join(members),
+            "test_cer": f"{s['test_cer']:.4f}", "test_wer": f"{s['test_wer']:.4f}"}
+    description = (f"Ensemble of the {len(members)} models trained by pipeline run {parent_run_id} on "
+                   f"{dataset or 'unknown data'} (runs {', '.join(members)}), their per-frame log-probabilities "
+                   f"averaged: test CER {s['test_cer']:.4f} greedy, {s['test_hybrid_cer']:.4f} hybrid.")
+    # Its greedy CER on these test words is measured: the registry need not read them again.
+    return register_candidate(client, scored.info.model_uri, run_id, labelled_test, name, tags, description,
+                              candidate_cer=s["test_cer"])

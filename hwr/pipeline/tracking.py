@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from pathlib import Path
 from typing import Mapping
 
 import mlflow
@@ -13,14 +12,15 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from hwr.errors import DataError
-
 ENTRY_POINT_TAG = "mlflow.project.entryPoint"
 PARENT_TAG = "mlflow.parentRunId"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 # Which process owns a RUNNING run, so a later pipeline can tell a live run from an orphan.
 HOST_TAG = "hwr.host"
 PID_TAG = "hwr.pid"
+DATA_DIR_TAG = "hwr.data_dir"  # on a download run: the folder its data is in
+SPLIT_TAG = "hwr.split"  # on a train run: its split
+MODEL_URI_TAG = "hwr.model_uri"  # on a train (or register) run: the model it logged
 ERROR_TAG = "hwr.error"  # why a step's run failed, for the pipeline's parent run to report
 
 
@@ -50,16 +50,6 @@ def child_runs(client: MlflowClient, parent_run_id: str, entry_point: str = "tra
         filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{ENTRY_POINT_TAG}` = '{entry_point}'",
         max_results=1000,
     )
-
-
-def fetch_artifact(artifact_uri: str, what: str, dst_path: Path | None = None) -> Path:
-    """The local path of an MLflow artifact (runs:/…, models:/…, or a path); a DataError naming
-    `what` when it cannot be fetched."""
-    try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri,
-                                                        dst_path=None if dst_path is None else str(dst_path)))
-    except Exception as exc:  # MLflow raises several types for a missing run or artifact
-        raise DataError(f"cannot fetch {what} {artifact_uri}: {exc}") from None
 
 
 def log_params_once(params: Mapping[str, object]) -> None:

@@ -6,90 +6,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
-from hwr.data import iam, images
+from hwr.data.charset import Charset
 from hwr.evaluation import metrics
-from hwr.data.charset import Charset, ctc_min_frames
-from hwr.errors import DataError
-from hwr.model.variants import KERAS_EXAMPLE, VARIANTS, build_model, frames_for_width
-
-
-def load_images(data_dir: Path, frame: pd.DataFrame, width: int = images.IMAGE_WIDTH) -> np.ndarray:
-    """Preprocess every listed image once: epochs then read from memory, not from disk."""
-    out = np.zeros((len(frame), images.IMAGE_HEIGHT, width), dtype=np.uint8)
-    for row, rel in enumerate(frame["path"]):
-        out[row] = images.load_file(data_dir / rel, width=width)
-    return out
-
-
-def load_mix(data_dir: Path, charset: Charset, width: int = images.IMAGE_WIDTH) -> tuple[np.ndarray, list[str]]:
-    """The words of another IAM-layout folder that this charset can learn, for train(mix=...)."""
-    frames = frames_for_width(width)
-    if not data_dir.is_dir():
-        raise DataError(f"mix data folder {data_dir} does not exist")
-    index, _ = iam.index_words(data_dir)
-    usable = trainable(index, charset, frames)
-    if len(usable) == 0:
-        raise DataError(f"mix data folder {data_dir} has no word this model can learn "
-                        f"(characters outside its {len(charset.chars)}, or labels too long for {frames} frames)")
-    return load_images(data_dir, usable, width), list(usable["text"])
-
-
-def trainable(frame: pd.DataFrame, charset: Charset, frames: int) -> pd.DataFrame:
-    """Rows the model can learn: known characters, and short enough for CTC to emit in `frames`."""
-    ok = frame["text"].map(lambda t: bool(t) and not charset.unknown_chars(t) and ctc_min_frames(t) <= frames)
-    return frame[ok].reset_index(drop=True)
-
-
-@dataclass
-class Recipe:
-    """How one model is trained. keras_example always trains as the public example does."""
-
-    model: str = "compact"
-    epochs: int = 5
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    augment: bool = False
-    schedule: str = "constant"  # constant | cosine (warm-up, then cosine decay over the budget)
-    patience: int = 0  # stop after this many epochs without a better val_cer; 0 = never
-    max_minutes: float = 0.0  # stop once this much training time has passed; 0 = no limit
-    # Momentum of an exponential moving average of the weights (Polyak averaging); 0 = off. When on,
-    # every epoch is validated, and the best kept, with the averaged weights instead of the last ones.
-    ema: float = 0.0
-    # Share of each batch drawn from a second set of words (train's `mix`, e.g. synthetic words
-    # beside IAM's): more writing styles than the training writers alone; 0 = off.
-    mix_fraction: float = 0.0
-    # Width of the canvas every word is scaled into (height stays images.IMAGE_HEIGHT): a wider one
-    # squeezes long words less and gives them more CTC frames (width // 4), at a cost per step.
-    image_width: int = images.IMAGE_WIDTH
-    # Decoupled weight decay (AdamW) on the kernels, scaled by the learning rate as Keras does;
-    # batch-norm scales and shifts and the biases are left alone. 0 = plain Adam.
-    weight_decay: float = 0.0
-    # With augment on: the chance of each of three small patches of paper hiding part of a word
-    # (random erasing), so the model learns to read a word from its context. 0 = off.
-    erase: float = 0.0
-    # Dropout after every conv block from the third on, and before and after the recurrent layers;
-    # the defaults are the crnn's own (compact's are the same). Heavier dropout slowed learning more
-    # than it curbed overfitting in 16 epochs (docs/measurements.md, "How much dropout"); it is here
-    # for budgets long enough that the model stops improving.
-    conv_dropout: float = VARIANTS["crnn"]["conv_dropout"]
-    rnn_dropout: float = VARIANTS["crnn"]["rnn_dropout"]
-    seed: int = 0
-
-    SCHEDULES = ("constant", "cosine")
-
-    def effective(self) -> "Recipe":
-        if self.model == KERAS_EXAMPLE:  # the example's recipe: Adam 1e-3, no augmentation, 128x32 images
-            return Recipe(**{**self.__dict__, "augment": False, "schedule": "constant", "learning_rate": 1e-3,
-                             "ema": 0.0, "mix_fraction": 0.0,
-                             "image_width": images.IMAGE_WIDTH, "weight_decay": 0.0, "erase": 0.0,
-                             "conv_dropout": 0.0, "rnn_dropout": 0.2})  # its drop_in; its LSTMs keep their own
-        return self
+from hwr.model.variants import build_model
+from hwr.training.recipe import Recipe
 
 
 @dataclass
@@ -248,7 +172,7 @@ def train(
 ) -> TrainResult:
     """`init`, if given, is called with the freshly built model (to copy pre-trained weights in).
 
-    `mix` = (images, texts): words drawn into training batches at recipe.mix_fraction (ignored at
+    `mix` = (images, texts): words drawn into training batches at recipe.mix_synthetic (ignored at
     0). Validation stays on x_val alone. An epoch is still len(x_train) real words on average.
     """
     import keras
@@ -261,18 +185,18 @@ def train(
                         conv_dropout=recipe.conv_dropout, rnn_dropout=recipe.rnn_dropout)
     if init is not None:
         init(model)
-    mixing = mix is not None and recipe.mix_fraction > 0
+    mixing = mix is not None and recipe.mix_synthetic > 0
     mix_texts = list(mix[1]) if mixing else []
     max_len = max(len(t) for t in list(train_texts) + list(val_texts) + mix_texts)
     y_train = charset.encode_batch(train_texts, max_len)
     y_val = charset.encode_batch(val_texts, max_len)
-    mixed = (mix[0], charset.encode_batch(mix_texts, max_len), recipe.mix_fraction) if mixing else None
+    mixed = (mix[0], charset.encode_batch(mix_texts, max_len), recipe.mix_synthetic) if mixing else None
     # XLA ("auto" turns it on) makes CPU training slower here: measured, see the design notes.
     optimizer = make_optimizer(recipe)
     model.compile(optimizer=optimizer, loss=keras.losses.CTC(), jit_compile=False)
     result = TrainResult(model)
     started = time.monotonic()
-    steps = math.ceil(len(x_train) / (recipe.batch_size * (1 - recipe.mix_fraction if mixing else 1)))
+    steps = math.ceil(len(x_train) / (recipe.batch_size * (1 - recipe.mix_synthetic if mixing else 1)))
     callbacks = [_schedule_callback(recipe, steps, started, result)]
     if recipe.ema:
         # Puts the averaged weights in the model at each epoch's end (for the evaluator after it)

@@ -15,9 +15,10 @@ from typing import Any
 import click
 import yaml
 
+from hwr.data.images import IMAGE_HEIGHT, IMAGE_WIDTH
 from hwr.data.splits import SPLIT_BY
 from hwr.errors import HwrError
-from hwr.model.variants import DOWNSAMPLE, KERAS_EXAMPLE, KERAS_EXAMPLE_SPEC, MODELS, VARIANTS
+from hwr.model.variants import DOWNSAMPLE, KERAS_EXAMPLE, KERAS_EXAMPLE_DROPOUT, MODELS, VARIANTS
 
 SCHEDULES = ("constant", "cosine")
 
@@ -44,15 +45,16 @@ class CanvasWidth(click.ParamType):
         return width
 
 
-class ModelUri(click.ParamType):
-    """A model URI or path; "none" (the command line's word for no value) means None."""
+class Optional(click.ParamType):
+    """Another type's values, or "none" (the command line's word for no value): None."""
 
-    name = "uri"
+    def __init__(self, inner: click.ParamType):
+        self.inner, self.name = inner, inner.name
 
     def convert(self, value, param, ctx):
         if value is None or str(value).strip().lower() in ("", "none", "null"):
             return None
-        return str(value)
+        return self.inner.convert(value, param, ctx)
 
 
 def option(default, help: str, type: click.ParamType, steps: tuple[str, ...] = TRAIN):
@@ -88,14 +90,15 @@ class Recipe:
     # the model
     model: str = option("compact", "compact (quick start), crnn (for real handwriting), keras_example "
                         "(the public Keras example, for comparison).", click.Choice(MODELS))
-    image_width: int = option(128, "Width of the canvas words are scaled into (32 high); one CTC frame per "
-                              f"{DOWNSAMPLE} columns.", CanvasWidth())
+    image_width: int = option(IMAGE_WIDTH, f"Width of the canvas words are scaled into ({IMAGE_HEIGHT} high); "
+                              f"one CTC frame per {DOWNSAMPLE} columns; keras_example keeps {IMAGE_WIDTH}.",
+                              CanvasWidth())
     conv_dropout: float | None = option(None, "Dropout after every conv block from the third on; none = the "
-                                        "model's own.", UNIT)
+                                        "model's own.", Optional(UNIT))
     rnn_dropout: float | None = option(None, "Dropout before and after the recurrent layers; none = the "
-                                       "model's own.", UNIT)
+                                       "model's own.", Optional(UNIT))
     init_model: str | None = option(None, "Start from this hwr model's weights (models:/NAME@ALIAS, "
-                                    "runs:/ID/model); none = from scratch.", ModelUri())
+                                    "runs:/ID/model); none = from scratch.", Optional(click.STRING))
     # the optimisation
     epochs: int = option(5, "Training epochs (the budget ends at epochs or max_minutes, whichever comes first).",
                          click.IntRange(min=1))
@@ -104,7 +107,7 @@ class Recipe:
     patience: int = option(0, "Stop after this many epochs without a better val_cer; 0 = never.",
                            click.IntRange(min=0))
     batch_size: int = option(32, "Words per training step.", click.IntRange(min=1))
-    learning_rate: float = option(0.001, "Peak learning rate.", click.FloatRange(min=0, min_open=True))
+    learning_rate: float = option(0.001, "Peak learning rate.", click.FloatRange(min=0))
     schedule: str = option("constant", "constant, or cosine: warm-up, then cosine decay over the budget.",
                            click.Choice(SCHEDULES))
     weight_decay: float = option(0.0, "AdamW's decoupled weight decay of the kernels; 0 = plain Adam.",
@@ -130,9 +133,8 @@ class Recipe:
         always as the public example (Adam 1e-3, no augmentation, 128-wide images)."""
         if self.model == KERAS_EXAMPLE:
             return replace(self, augment=False, erase=0.0, schedule="constant", learning_rate=0.001, ema=0.0,
-                           weight_decay=0.0, mix_synthetic=0.0, image_width=Recipe.image_width,
-                           conv_dropout=KERAS_EXAMPLE_SPEC["conv_dropout"],
-                           rnn_dropout=KERAS_EXAMPLE_SPEC["rnn_dropout"])
+                           weight_decay=0.0, mix_synthetic=0.0, image_width=IMAGE_WIDTH,
+                           **KERAS_EXAMPLE_DROPOUT)
         own = VARIANTS[self.model]
         return replace(self, conv_dropout=own["conv_dropout"] if self.conv_dropout is None else self.conv_dropout,
                        rnn_dropout=own["rnn_dropout"] if self.rnn_dropout is None else self.rnn_dropout)
@@ -142,9 +144,11 @@ class Recipe:
         return {name: "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
                 for name, value in asdict(self).items()}
 
-    def changed_by(self, other: Recipe) -> dict[str, tuple[Any, Any]]:
-        return {f.name: (getattr(self, f.name), getattr(other, f.name))
-                for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}
+    def overrides(self, given: dict[str, str]) -> str:
+        """The fields whose `given` value (as params) this recipe does not hold, as "name: given -> held"."""
+        held = self.params()
+        return ", ".join(f"{name}: {value} -> {held[name]}" for name, value in sorted(given.items())
+                         if name in FIELDS and convert(name, value) != getattr(self, name))
 
     def save(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(asdict(self), sort_keys=False), encoding="utf-8")
@@ -173,10 +177,7 @@ FIELDS = {f.name: f for f in fields(Recipe)}
 
 
 def convert(name: str, value: Any) -> Any:
-    """A value from a file or the command line, checked and converted by its field's click type;
-    "none" is None for the fields whose default is None."""
-    if FIELDS[name].default is None and str(value).strip().lower() in ("none", "null", ""):
-        return None
+    """A value from a file or the command line, checked and converted by its field's click type."""
     try:
         return FIELDS[name].metadata["type"].convert(value, None, None)
     except click.BadParameter as exc:
