@@ -16,19 +16,16 @@ Tune on validation words, never on the test words you report:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def sweep(probs, truths, charset, sizes, weights, penalties, beam_width=None):
     """One row per (size, weight): the lexicon decoder's scores and the hybrid decoder's at each penalty."""
-    from hwr.evaluation import metrics
     from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, beam_decode, hybrid_choice, lexicon_decode
     from hwr.decoding.lexicon import default_lexicon
+    from hwr.evaluation import metrics
 
     beam_width = beam_width or DEFAULT_BEAM_WIDTH
 
@@ -68,9 +65,9 @@ def main(model_uri, data, file_list, sizes, weights, penalties):
     import mlflow
     import numpy as np
 
+    from hwr.data.images import load_file
     from hwr.decoding import decode
     from hwr.evaluation.scoring import read_file_list
-    from hwr.data.images import load_file
 
     labelled = read_file_list(Path(file_list), Path(data))
     recognizer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().recognizer

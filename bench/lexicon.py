@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 import time
-from pathlib import Path
 
 import click
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WAYS = ("build_only", "default_lexicon", "cached")
 
@@ -32,9 +28,9 @@ def _worker(way: str, size: int) -> dict:
     import wordfreq  # noqa: F401 - imported before the first reading: a served model's worker has it
 
     from bench.common import rss_mib
-    from hwr.decoding import lexicon
     from hwr.data.charset import Charset
     from hwr.data.synthetic.word_labels import IAM_CHARSET
+    from hwr.decoding import lexicon
 
     charset = Charset(tuple(sorted(IAM_CHARSET)))
     gc.collect()

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import click
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MODELS = ("crnn", "keras_example")
 CLASSES = 80

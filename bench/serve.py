@@ -26,9 +26,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import save, tree_rss_mib, worker_rss_mib  # noqa: E402
+from bench.common import save, tree_rss_mib, worker_rss_mib
 
 
 def word_images(count: int) -> list[str]:

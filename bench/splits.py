@@ -19,9 +19,8 @@ from pathlib import Path
 import click
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.common import save  # noqa: E402
+from bench.common import save
 
 
 def mlflow_run(workdir: Path, entry_point: str, params: dict) -> float:

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import json
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import click
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MODES = ("ours", "in_memory", "keras_ex")
 
@@ -37,10 +34,11 @@ def _worker(mode: str, data_root: str, samples: int, batch_size: int) -> dict:
     import tensorflow as tf
 
     from hwr.data import datasets, images, splits
-    from hwr.training import loop as training, words
-    from hwr.training.recipe import Recipe
     from hwr.data.charset import Charset
     from hwr.model.variants import build_crnn, frames_for_width
+    from hwr.training import loop as training
+    from hwr.training import words
+    from hwr.training.recipe import Recipe
 
     data = datasets.synthetic(Path(data_root), samples, seed=42)
     charset = Charset.from_texts(data.index["text"])

@@ -14,14 +14,10 @@ not depend on what they show.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import click
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CLASSES = 80
 

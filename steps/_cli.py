@@ -26,7 +26,7 @@ PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 class Step(click.Command):
     """Every step's command. `mlflow run` passes a parameter the MLproject does not declare as
-    `--name value`, underscores and all: --weight_decay reaches the option --weight-decay."""
+    `--name value`, underscores and all: --data_root reaches the option --data-root."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("context_settings", {"show_default": True})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
-import logging
-
-import click
 import mlflow
 
 from hwr.data import datasets

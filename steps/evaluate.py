@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 import mlflow
 
-from hwr.evaluation import scoring
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
-from hwr.serving.pyfunc import MAX_BEAM_WIDTH
+from hwr.evaluation import scoring
 from hwr.pipeline.artifacts import fetch_artifact
 from hwr.pipeline.tracking import log_params_once
+from hwr.serving.pyfunc import MAX_BEAM_WIDTH
 from steps._cli import no_value, step, step_run, user_errors
 
 log = logging.getLogger(__name__)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
-
-import logging
 
 import click
 import mlflow

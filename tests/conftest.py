@@ -1,6 +1,5 @@
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -13,7 +12,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # tests start: it starts empty, as on a fresh machine, and leaves the user's ~/.cache alone.
 TEST_CACHE_DIR = tempfile.mkdtemp(prefix="hwr-test-cache-")
 os.environ["HWR_CACHE_DIR"] = TEST_CACHE_DIR
-sys.path.insert(0, str(PROJECT_DIR))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwr.data.synthetic import font_catalog, synth
 from hwr.data.iam import WordRecord, write_words_txt
+from hwr.data.synthetic import font_catalog, synth
 
 WORDS = ["move", "the", "Labour", "from", "Gaitskell", "to", "nominating", "any", "more", ",", "12", "MPs"]
 

@@ -8,7 +8,6 @@ from mlflow.tracking import MlflowClient
 
 from tests.processes import environment, mlflow_run, run
 
-
 NO_RUN = "0123456789abcdef0123456789abcdef"  # a run id no store has
 
 

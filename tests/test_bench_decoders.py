@@ -3,10 +3,10 @@
 import numpy as np
 
 from bench.decoders import sweep
-from hwr.evaluation import metrics
 from hwr.data.charset import Charset
 from hwr.decoding.decode import hybrid_decode, lexicon_decode, softmax
 from hwr.decoding.lexicon import default_lexicon
+from hwr.evaluation import metrics
 
 SIZE = 2000  # a small default lexicon keeps the test fast; the rule is the same at any size
 

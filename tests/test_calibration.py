@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hwr.decoding import calibration
 from hwr.data.charset import Charset
+from hwr.decoding import calibration
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH, Decoded, decode, softmax
 from hwr.decoding.lexicon import Lexicon
 

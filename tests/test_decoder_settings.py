@@ -10,10 +10,17 @@ import mlflow
 import numpy as np
 import pytest
 
-from hwr.decoding import calibration
 from hwr.data.charset import Charset
-from hwr.decoding.decode import (LEGACY_SETTINGS, DecoderSettings, beam_decode, decode, hybrid_decode, lexicon_decode,
-                        softmax)
+from hwr.decoding import calibration
+from hwr.decoding.decode import (
+    LEGACY_SETTINGS,
+    DecoderSettings,
+    beam_decode,
+    decode,
+    hybrid_decode,
+    lexicon_decode,
+    softmax,
+)
 from hwr.decoding.lexicon import Lexicon
 
 CHARSET = Charset(tuple(string.ascii_lowercase))
@@ -126,9 +133,9 @@ def test_unreadable_stored_settings_are_named(saved_model, tmp_path):
 
 
 def test_a_logged_model_is_served_with_the_settings_it_was_logged_with(tmp_path):
-    from hwr.serving import packaging
     from hwr.data.images import encode_png_base64
     from hwr.model.variants import build_crnn
+    from hwr.serving import packaging
 
     settings = DecoderSettings(lexicon_size=1000, prior_weight=0.3, penalty=5.0)
     example = encode_png_base64(np.random.default_rng(0).integers(0, 256, (40, 150), dtype=np.uint8))

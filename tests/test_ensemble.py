@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwr.model import transfer
 from hwr.data.charset import Charset
 from hwr.decoding.decode import softmax
-from hwr.model.ensemble import ENSEMBLE, build_ensemble
-from hwr.errors import DataError, HwrError
 from hwr.decoding.recognizer import Recognizer
+from hwr.errors import DataError, HwrError
+from hwr.model import transfer
+from hwr.model.ensemble import ENSEMBLE, build_ensemble
 from hwr.model.variants import build_model, unroll_recurrent_layers
 
 H, W = 32, 128

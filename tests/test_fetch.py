@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from hwr.errors import DataError
 from hwr.data.fetch import fetch
+from hwr.errors import DataError
 from tests.http_server import serve_folder
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB

@@ -7,8 +7,8 @@ import string
 import numpy as np
 import pytest
 
-from hwr.decoding import lexicon, lexicon_cache
 from hwr.data.charset import Charset
+from hwr.decoding import lexicon, lexicon_cache
 
 IAM = Charset(tuple(sorted(set(string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"))))
 LOWER = Charset(tuple(string.ascii_lowercase))

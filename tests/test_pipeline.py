@@ -230,8 +230,8 @@ def test_register_without_a_finished_child_is_a_clear_error(workdir, client):
 
 
 def test_ensemble_of_the_splits_is_registered_and_reads_as_their_averaged_outputs(workdir, client):
-    from hwr.decoding.decode import decode, softmax
     from hwr.data.images import load_file
+    from hwr.decoding.decode import decode, softmax
     from hwr.pipeline.artifacts import load_logged_model
 
     parent = runs_of(client, "main")[0]

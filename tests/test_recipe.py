@@ -1,6 +1,5 @@
 """The recipe: one source for every training option, presets as files, the command line on top."""
 
-from pathlib import Path
 
 import click
 import pytest
@@ -69,6 +68,7 @@ def test_a_file_with_overrides_on_top(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("epoch: 3\n", r"r.yaml: unknown option epoch \(did you mean epochs\?\)"),
     ("epochs: many\n", "r.yaml: epochs: 'many' is not a valid integer"),
+    ("epochs:\n", "r.yaml: epochs: needs a value"),
     ("- epochs\n", "must be a mapping of option: value"),
     ("epochs: [\n", "is not valid YAML"),
 ])

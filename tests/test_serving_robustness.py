@@ -52,9 +52,9 @@ NOISE_PNG = png(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 2
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """An (untrained) hwr model logged the real way and served by `mlflow models serve`."""
-    from hwr.serving import packaging
     from hwr.data.charset import Charset
     from hwr.model.variants import build_crnn
+    from hwr.serving import packaging
 
     workdir = tmp_path_factory.mktemp("serving")
     mlflow.set_tracking_uri(environment(workdir)["MLFLOW_TRACKING_URI"])

@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 
 from hwr.data import splits
-from hwr.pipeline import artifacts
 from hwr.data.charset import Charset
 from hwr.errors import DataError
+from hwr.pipeline import artifacts
 
 
 def index(n):

@@ -1,21 +1,20 @@
 """Tracking helpers under concurrency: several processes logging the same dataset at once."""
 
 import multiprocessing
-import time
 
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
 
-def _log_same_dataset(uri: str, start_at: float, use_retry: bool, results) -> None:
+def _log_same_dataset(uri: str, barrier, use_retry: bool, results) -> None:
     from hwr.pipeline.tracking import log_input
 
     mlflow.set_tracking_uri(uri)
     frame = pd.DataFrame({"path": ["a.png", "b.png"], "text": ["a", "b"]})
     dataset = mlflow.data.from_pandas(frame, source="/data/same", name="same-words")
     with mlflow.start_run():
-        time.sleep(max(0.0, start_at - time.time()))  # all processes insert at the same moment
+        barrier.wait(timeout=120)  # all processes insert at the same moment
         try:
             log_input(dataset, "download") if use_retry else mlflow.log_input(dataset, context="download")
             results.put("ok")
@@ -29,9 +28,8 @@ def race(tmp_path, use_retry: bool, processes: int = 4, rounds: int = 3) -> list
     context = multiprocessing.get_context("spawn")
     outcomes = []
     for _ in range(rounds):
-        results = context.Queue()
-        start_at = time.time() + 6
-        workers = [context.Process(target=_log_same_dataset, args=(uri, start_at, use_retry, results))
+        results, barrier = context.Queue(), context.Barrier(processes)
+        workers = [context.Process(target=_log_same_dataset, args=(uri, barrier, use_retry, results))
                    for _ in range(processes)]
         for worker in workers:
             worker.start()

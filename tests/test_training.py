@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from hwr.data.charset import Charset
+from hwr.errors import DataError
+from hwr.model import transfer
+from hwr.model.variants import MODELS, build_model, frames_for_width
 from hwr.training import loop as training
 from hwr.training import words
 from hwr.training.recipe import Recipe
-from hwr.model import transfer
-from hwr.data.charset import Charset
-from hwr.errors import DataError
-from hwr.model.variants import MODELS, build_model, frames_for_width
 
 H, W = 32, 128
 

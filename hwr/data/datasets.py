@@ -11,9 +11,9 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from hwr.data.synthetic import font_catalog, synth
 from hwr.data import iam
 from hwr.data.fetch import fetch
+from hwr.data.synthetic import font_catalog, synth
 
 DATASETS = ("synthetic", "iam")
 # The public IAM words archive that the Keras handwriting example downloads.

@@ -24,9 +24,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from hwr.decoding import lexicon_cache
 from hwr.data.charset import Charset
 from hwr.data.iam_stats import CASE_SHARES, PUNCTUATION, PUNCTUATION_SHARE
+from hwr.decoding import lexicon_cache
 
 # For a weakly trained model 50k words beat 100k (the longer list's rare words stole more reads
 # than they added); for the 85-minute preset's models 200k words (covering 98.1 % of held-out

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwr.decoding.calibration import apply as calibrated_confidence
 from hwr.data.charset import Charset
+from hwr.decoding.calibration import apply as calibrated_confidence
 from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 from hwr.decoding.lexicon import Lexicon
 from hwr.model.variants import frames_for_width

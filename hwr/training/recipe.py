@@ -1,7 +1,7 @@
 """The recipe: every option that shapes what a pipeline trains, each written once.
 
 A field carries its default, its help and its check (a click type). The steps' command-line
-options are made from these fields (steps/_options.py), a preset file (presets/*.yaml) sets
+options are made from these fields (steps/_cli.py), a preset file (presets/*.yaml) sets
 some of them, and the train step logs the resolved recipe as its run's params.
 """
 
@@ -23,7 +23,6 @@ from hwr.model.variants import DOWNSAMPLE, KERAS_EXAMPLE, KERAS_EXAMPLE_DROPOUT,
 SCHEDULES = ("constant", "cosine")
 
 # The steps that take each kind of option (and so get it on their command line).
-PIPELINE = ("main",)
 DATA = ("main", "download")
 SPLIT = ("main", "prepare")
 TRAIN = ("main", "train")
@@ -45,7 +44,7 @@ class CanvasWidth(click.ParamType):
         return width
 
 
-class Optional(click.ParamType):
+class OrNone(click.ParamType):
     """Another type's values, or "none" (the command line's word for no value): None."""
 
     def __init__(self, inner: click.ParamType):
@@ -94,11 +93,11 @@ class Recipe:
                               f"one CTC frame per {DOWNSAMPLE} columns; keras_example keeps {IMAGE_WIDTH}.",
                               CanvasWidth())
     conv_dropout: float | None = option(None, "Dropout after every conv block from the third on; none = the "
-                                        "model's own.", Optional(UNIT))
+                                        "model's own.", OrNone(UNIT))
     rnn_dropout: float | None = option(None, "Dropout before and after the recurrent layers; none = the "
-                                       "model's own.", Optional(UNIT))
+                                       "model's own.", OrNone(UNIT))
     init_model: str | None = option(None, "Start from this hwr model's weights (models:/NAME@ALIAS, "
-                                    "runs:/ID/model); none = from scratch.", Optional(click.STRING))
+                                    "runs:/ID/model); none = from scratch.", OrNone(click.STRING))
     # the optimisation
     epochs: int = option(5, "Training epochs (the budget ends at epochs or max_minutes, whichever comes first).",
                          click.IntRange(min=1))
@@ -123,8 +122,7 @@ class Recipe:
 
     def __post_init__(self):
         for f in fields(self):
-            if getattr(self, f.name) is not None:
-                object.__setattr__(self, f.name, convert(f.name, getattr(self, f.name)))
+            object.__setattr__(self, f.name, convert(f.name, getattr(self, f.name)))
         if self.erase and not self.augment and self.model != KERAS_EXAMPLE:
             raise RecipeError(f"erase={self.erase} paints patches in the augmentation: set augment=true too")
 
@@ -178,6 +176,8 @@ FIELDS = {f.name: f for f in fields(Recipe)}
 
 def convert(name: str, value: Any) -> Any:
     """A value from a file or the command line, checked and converted by its field's click type."""
+    if value is None and FIELDS[name].default is not None:
+        raise RecipeError(f"{name}: needs a value (its default is {FIELDS[name].default})")
     try:
         return FIELDS[name].metadata["type"].convert(value, None, None)
     except click.BadParameter as exc:

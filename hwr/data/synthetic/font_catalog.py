@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from hwr.errors import DataError
 from hwr.data.synthetic.word_labels import IAM_CHARSET
+from hwr.errors import DataError
 
 # Handwriting families from the fontpkg-* packages listed in pyproject.toml.
 HANDWRITING_FAMILIES = (

@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, features
 
-from hwr.data.synthetic import font_catalog
 from hwr.data.iam import WordRecord, write_words_txt
+from hwr.data.synthetic import font_catalog
 from hwr.data.synthetic.word_labels import Vocabulary, english_words, sample_label
 
 # Bump whenever the images or labels for a given seed change: the data folder's name includes it.
