@@ -32,13 +32,14 @@ log = logging.getLogger(__name__)
 @recipe_options("main")
 @user_errors
 def main(**options):
+    given = options["recipe_file"]
     recipe = resolve_recipe("main", options)
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened
     if recipe.mix_synthetic and options["dataset"] == "synthetic":
         raise click.UsageError("mix_synthetic mixes synthetic words into another data set: use it with dataset=iam")
     use_this_python()
     with step_run() as parent, tempfile.TemporaryDirectory() as tmp:
-        log_params_once({**as_parameters(options), **recipe.params()})
+        log_params_once({**as_parameters(options), "recipe": given, **recipe.params()})
         script = Path(tmp) / "script.log"
         script_log.write_to(str(script))  # every step process appends to it
         pipeline = Pipeline(parent)

@@ -42,7 +42,7 @@ def runs_of(client, entry_point):
                               order_by=["attributes.start_time ASC"])
 
 
-def test_parent_run_with_parallel_children(client):
+def test_parent_run_with_parallel_children(workdir, client):
     [parent] = runs_of(client, "main")
     assert parent.info.status == "FINISHED"
     assert parent.data.params["epochs"] == "1" and parent.data.params["splits"] == "2"

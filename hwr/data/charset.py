@@ -1,4 +1,4 @@
-"""The vocabulary and label encoding.
+"""The model's alphabet (charset) and label encoding.
 
 Index 0 is the CTC blank (and label padding), as keras.losses.CTC expects; characters take 1..N.
 """
@@ -47,7 +47,7 @@ class Charset:
         index = self._index()
         missing = self.unknown_chars(text)
         if missing:
-            raise ValueError(f"characters not in the vocabulary: {''.join(sorted(missing))!r} in {text!r}")
+            raise ValueError(f"characters not in the charset: {''.join(sorted(missing))!r} in {text!r}")
         return [index[c] for c in text]
 
     def encode_batch(self, texts: Sequence[str], max_len: int) -> np.ndarray:

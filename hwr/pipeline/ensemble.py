@@ -74,5 +74,6 @@ def log_ensemble(children: list, splits_uri: str, data_dir: Path, tmp: Path) -> 
                               words.load_images(data_dir, test, width), list(test["text"]),
                               data_dir / test["path"].iloc[0])
     log.info("ensemble on the test words: " + ", ".join(
-        f"{name} {value:.4f}" for name, value in scored.scores.items() if name.endswith("_cer")))
+        f"{decoder} CER {scored.scores['test_cer' if decoder == 'greedy' else f'test_{decoder}_cer']:.4f}"
+        for decoder in scored.readings))
     return scored

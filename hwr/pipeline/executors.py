@@ -85,6 +85,6 @@ def open_executor(kind: str, workers: int, scheduler: str = "") -> Executor:
         raise HwrError(f"unknown executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
 
 
-def check_scheduler(kind: str, scheduler: str) -> None:
-    if kind == "dask" and (not scheduler or scheduler == "none"):
+def check_scheduler(kind: str, scheduler: str | None) -> None:
+    if kind == "dask" and not scheduler:
         raise HwrError("executor=dask needs scheduler=tcp://HOST:PORT (the address of a running Dask scheduler)")

@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from hwr.data import datasets
 from hwr.pipeline.executors import open_executor, train_split
 from hwr.pipeline.tracking import DATA_DIR_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, mark_orphans_killed
-from hwr.training.recipe import Recipe
+from hwr.training.recipe import Recipe, as_param
 
 log = logging.getLogger(__name__)
 PROJECT_DIR = str(Path(__file__).resolve().parents[2])
@@ -27,10 +27,8 @@ RECIPE_ARTIFACT = "recipe.yaml"  # the resolved recipe, on the pipeline run and 
 
 
 def as_parameters(values: dict) -> dict[str, str]:
-    """Values as `mlflow run` parameters: "none" for None (the steps' word for no value), booleans
-    as true/false. Every key is given, so a reused run matches on all of them."""
-    return {key: "none" if value is None else str(value).lower() if isinstance(value, bool) else value
-            for key, value in values.items()}
+    """Values as `mlflow run` parameters. Every key is given, None too, so a reused run matches on all."""
+    return {key: as_param(value) for key, value in values.items()}
 
 
 class Pipeline:

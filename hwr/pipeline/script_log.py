@@ -12,7 +12,7 @@ import os
 import sys
 
 SCRIPT_LOG_ENV = "HWR_SCRIPT_LOG"
-LOGGERS = ("hwr", "steps")
+LOGGERS = ("hwr", "steps", "__main__")  # a step runs as `python -m steps.NAME`: its module is __main__
 FORMATTER = logging.Formatter("%(asctime)s %(message)s")
 
 

@@ -138,9 +138,8 @@ class Recipe:
                        rnn_dropout=own["rnn_dropout"] if self.rnn_dropout is None else self.rnn_dropout)
 
     def params(self) -> dict[str, str]:
-        """As MLflow params: every field, None written as the command line's "none"."""
-        return {name: "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-                for name, value in asdict(self).items()}
+        """As MLflow params: every field, as the command line writes it."""
+        return {name: as_param(value) for name, value in asdict(self).items()}
 
     def overrides(self, given: dict[str, str]) -> str:
         """The fields whose `given` value (as params) this recipe does not hold, as "name: given -> held"."""
@@ -152,9 +151,9 @@ class Recipe:
         path.write_text(yaml.safe_dump(asdict(self), sort_keys=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    def load(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
         """The recipe of a preset file, with `overrides` (name -> value) set on top."""
-        return cls.build(read_file(path), overrides, source=str(path))
+        return cls.build(read_file(Path(path)), overrides, source=str(path))
 
     @classmethod
     def build(cls, values: dict[str, Any], overrides: dict[str, Any] | None = None, source: str = "") -> Recipe:
@@ -182,6 +181,12 @@ def convert(name: str, value: Any) -> Any:
         return FIELDS[name].metadata["type"].convert(value, None, None)
     except click.BadParameter as exc:
         raise RecipeError(f"{name}: {exc.message}") from None
+
+
+def as_param(value: Any) -> str:
+    """A value as the command line (and so an MLflow param) writes it: "none" for None, booleans
+    as true/false."""
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def read_file(path: Path) -> dict[str, Any]:

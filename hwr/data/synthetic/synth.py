@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, features
 
 from hwr.data.iam import WordRecord, write_words_txt
 from hwr.data.synthetic import font_catalog
-from hwr.data.synthetic.word_labels import Vocabulary, english_words, sample_label
+from hwr.data.synthetic.word_labels import WordList, english_words, sample_label
 
 # Bump whenever the images or labels for a given seed change: the data folder's name includes it.
 GENERATOR_VERSION = 3
@@ -268,7 +268,7 @@ def render_word(text: str, style: WriterStyle, rng: np.random.Generator) -> Imag
     return _on_paper(_crop_to_ink(canvas, rng), style, rng)
 
 
-def sample_renderable_label(rng: np.random.Generator, words: Vocabulary, style: WriterStyle) -> str:
+def sample_renderable_label(rng: np.random.Generator, words: WordList, style: WriterStyle) -> str:
     """A label this writer's font can draw: labels with glyphs it lacks, or whole words in ornate
     capitals, are drawn again."""
     drawable = font_catalog.renderable_chars(style.font_path)

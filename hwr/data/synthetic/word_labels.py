@@ -28,14 +28,14 @@ MAX_COMPOUND = 16  # letters; IAM's longest words have 16-17 characters
 CAPITALISED_SHARE = 0.17
 UPPER_SHARE = 0.04  # IAM: 0.7 %; more here, for the same reason
 JOINED_CONTRACTION_SHARE = 0.25  # IAM mostly splits "don't" into "don" + "'t", not always
-VOCABULARY_SIZE = 50_000
+WORD_LIST_SIZE = 50_000
 # Word frequency ** FLATTENING: "the" stays common, yet a third of the words come from beyond the
 # 10,000 most frequent.
 FLATTENING = 0.6
 
 
 @dataclass(frozen=True)
-class Vocabulary:
+class WordList:
     """English words with their sampling weights (cumulative, in the same order)."""
 
     words: tuple[str, ...]
@@ -53,18 +53,18 @@ class Vocabulary:
 
 
 @lru_cache(maxsize=1)
-def english_words() -> Vocabulary:
+def english_words() -> WordList:
     """The 50,000 most frequent English words (wordfreq, offline), weighted by flattened frequency."""
     import wordfreq
 
     frequency = wordfreq.get_frequency_dict("en")
-    words = tuple(w for w in wordfreq.top_n_list("en", VOCABULARY_SIZE) if re.fullmatch(r"[a-z]+('[a-z]+)?", w))
+    words = tuple(w for w in wordfreq.top_n_list("en", WORD_LIST_SIZE) if re.fullmatch(r"[a-z]+('[a-z]+)?", w))
     weights = np.array([frequency[w] for w in words], dtype=np.float64) ** FLATTENING
-    return Vocabulary(words, np.cumsum(weights))
+    return WordList(words, np.cumsum(weights))
 
 
-def _draw_word(rng: np.random.Generator, words: Vocabulary | Sequence[str]) -> str:
-    if isinstance(words, Vocabulary):
+def _draw_word(rng: np.random.Generator, words: WordList | Sequence[str]) -> str:
+    if isinstance(words, WordList):
         return words.sample(rng)
     return words[int(rng.integers(len(words)))]
 
@@ -101,7 +101,7 @@ def _split_contraction(rng: np.random.Generator, word: str) -> str:
     return stem if rng.random() < 0.5 else "'" + suffix
 
 
-def _hyphenated(rng: np.random.Generator, words: Vocabulary | Sequence[str]) -> str:
+def _hyphenated(rng: np.random.Generator, words: WordList | Sequence[str]) -> str:
     first = _draw_word(rng, words).split("'")[0]
     second = _draw_word(rng, words).split("'")[0]
     if rng.random() < 0.6 and len(first) + len(second) < MAX_COMPOUND:
@@ -120,7 +120,7 @@ def _with_case(rng: np.random.Generator, word: str) -> str:
     return word
 
 
-def sample_label(rng: np.random.Generator, words: Vocabulary | Sequence[str] | None = None) -> str:
+def sample_label(rng: np.random.Generator, words: WordList | Sequence[str] | None = None) -> str:
     """One IAM-like word: mostly English words by frequency, with IAM's share of punctuation
     tokens, some numbers, abbreviations, hyphenations, contractions, capitals and UPPER words."""
     words = english_words() if words is None else words
