@@ -119,6 +119,13 @@ def source_options(command):
     return command
 
 
+# Options of two steps each: main passes them on.
+writers_option = click.option("--writers", default="none", callback=no_value,
+                              help="A form -> writer table (tab-separated form, writer), for split_by=writer.")
+model_name_option = click.option("--model-name", default="hwr",
+                                 help="The registered model the pipeline's model becomes a version of.")
+
+
 def recipe_options(step: str):
     """One click option per recipe field that `step` takes; main and train also take --recipe FILE."""
 

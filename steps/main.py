@@ -14,16 +14,25 @@ from hwr.pipeline import script_log
 from hwr.pipeline.executors import EXECUTORS, check_scheduler, use_this_python
 from hwr.pipeline.orchestration import Pipeline, as_parameters, run_pipeline
 from hwr.pipeline.tracking import log_params_once
-from steps._cli import no_value, recipe_options, resolve_recipe, source_options, step, step_run, user_errors
+from steps._cli import (
+    model_name_option,
+    no_value,
+    recipe_options,
+    resolve_recipe,
+    source_options,
+    step,
+    step_run,
+    user_errors,
+    writers_option,
+)
 
 log = logging.getLogger(__name__)
 
 
 @step()
 @source_options
-@click.option("--writers", default="none", callback=no_value,
-              help="Form -> writer table (tab-separated), for split_by=writer.")
-@click.option("--model-name", default="hwr", help="The registered model the pipeline's model becomes a version of.")
+@writers_option
+@model_name_option
 @click.option("--executor", type=click.Choice(EXECUTORS), default="threads",
               help="Where split trainings run: threads here, or a Dask cluster.")
 @click.option("--scheduler", default="none", callback=no_value,

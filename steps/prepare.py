@@ -15,7 +15,7 @@ from hwr.data.charset import Charset
 from hwr.errors import DataError
 from hwr.pipeline.artifacts import fetch_artifact
 from hwr.pipeline.tracking import log_params_once
-from steps._cli import no_value, recipe_options, resolve_recipe, step, step_run, user_errors
+from steps._cli import recipe_options, resolve_recipe, step, step_run, user_errors, writers_option
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,7 @@ def read_index(words_uri: str) -> pd.DataFrame:
 
 @step()
 @click.option("--words-uri", required=True, help="The download step's words.csv (runs:/<id>/words.csv or a path).")
-@click.option("--writers", default="none", callback=no_value,
-              help="A form -> writer table (tab-separated form, writer), for split_by=writer.")
+@writers_option
 @recipe_options("prepare")
 @user_errors
 def main(words_uri, writers, **options):

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from hwr.pipeline.registry import register_pipeline
 from hwr.pipeline.tracking import log_params_once
-from steps._cli import recipe_options, resolve_recipe, step, step_run, user_errors
+from steps._cli import model_name_option, recipe_options, resolve_recipe, step, step_run, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 @click.option("--parent-run-id", required=True, help="The pipeline (main) run whose training children compete.")
 @click.option("--splits-uri", required=True, help="The prepare run's artifacts, for the shared test list.")
 @click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--model-name", default="hwr")
+@model_name_option
 @click.option("--dataset", default="unknown", help="A description of the training data, kept on the model version.")
 @recipe_options("register")
 @user_errors
