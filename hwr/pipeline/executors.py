@@ -1,6 +1,6 @@
 """Where split trainings run: threads on this machine, or a Dask cluster's workers.
 
-Both are concurrent.futures executors; the task submitted to either is `train_split`, which
+Both are concurrent.futures executors; the task submitted to either is `run_training`, which
 needs nothing from the submitting process but plain values and URIs: the tracking server's URI,
 the prepare run's artifact URI, and a data folder every worker can read.
 """
@@ -43,7 +43,7 @@ def worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def train_split(tracking_uri: str, project_dir: str, experiment_id: str, parent_id: str, split: int,
+def run_training(tracking_uri: str, project_dir: str, experiment_id: str, parent_id: str, split: int,
                 params: dict) -> str:
     """Create the split's child run under the parent and train it with mlflow.run; returns its id.
 

@@ -17,7 +17,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from hwr.data import datasets
-from hwr.pipeline.executors import open_executor, train_split
+from hwr.pipeline.executors import open_executor, run_training
 from hwr.pipeline.tracking import DATA_DIR_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, mark_orphans_killed
 from hwr.training.recipe import Recipe, as_param
 
@@ -100,7 +100,7 @@ def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, 
         for k in range(recipe.splits):
             params = as_parameters({"splits_uri": splits_uri, "data_dir": data_dir, "split": k, "threads": threads,
                                     "recipe": recipe_uri, "seed": recipe.seed + k, **mix})
-            futures[pool.submit(train_split, mlflow.get_tracking_uri(), PROJECT_DIR, pipeline.experiment_id,
+            futures[pool.submit(run_training, mlflow.get_tracking_uri(), PROJECT_DIR, pipeline.experiment_id,
                                 pipeline.parent_id, k, params)] = k
             log.info(f"split {k}: training submitted to {executor}")
         for future in as_completed(futures):
