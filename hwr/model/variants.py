@@ -47,19 +47,19 @@ def build_model(name: str, height: int, width: int, num_classes: int, seed: int 
         return build_keras_example(height, width, num_classes, seed)
     if name not in VARIANTS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    spec = dict(VARIANTS[name])
-    if conv_dropout is not None:
-        spec["conv_dropout"] = conv_dropout
-    if rnn_dropout is not None:
-        spec["rnn_dropout"] = rnn_dropout
-    return build_crnn(height, width, num_classes, seed, name=name, **spec)
+    given = {"conv_dropout": conv_dropout, "rnn_dropout": rnn_dropout}
+    return build_crnn(height, width, num_classes, seed, name=name,
+                      **{key: value for key, value in given.items() if value is not None})
 
 
-def build_crnn(height: int, width: int, num_classes: int, seed: int = 0, blocks=VARIANTS["compact"]["blocks"],
-               rnn=VARIANTS["compact"]["rnn"], conv_dropout: float = 0.0, rnn_dropout: float = 0.2,
-               between_dropout: float = 0.0, name: str = "compact"):
+def build_crnn(height: int, width: int, num_classes: int, seed: int = 0, name: str = "compact", **spec):
+    """The variant `name` (a key of VARIANTS), with any of its spec's entries replaced by `spec`'s."""
     import keras
     from keras import layers
+
+    spec = {**VARIANTS[name], **spec}
+    blocks, rnn = spec["blocks"], spec["rnn"]
+    conv_dropout, rnn_dropout, between_dropout = spec["conv_dropout"], spec["rnn_dropout"], spec["between_dropout"]
 
     keras.utils.set_random_seed(seed)
     image = keras.Input(shape=(height, width, 1), name="image")
