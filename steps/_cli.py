@@ -14,6 +14,7 @@ from click.core import ParameterSource
 
 from hwr.errors import HwrError
 from hwr.pipeline import script_log
+from hwr.pipeline.orchestration import PROJECT_DIR
 from hwr.pipeline.tracking import ERROR_TAG
 from hwr.runtime import quiet_tensorflow
 from hwr.training.recipe import Recipe, RecipeError, fields_for
@@ -21,7 +22,7 @@ from hwr.training.recipe import Recipe, RecipeError, fields_for
 quiet_tensorflow()  # before any step imports TensorFlow
 script_log.configure()
 
-PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
+PRESETS_DIR = Path(PROJECT_DIR) / "presets"
 
 
 class Step(click.Command):

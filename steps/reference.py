@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 import yaml
 
+from hwr.pipeline.orchestration import PROJECT_DIR
 from hwr.training.recipe import FIELDS
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 HEADER = """# Entry points and parameters
 
 Made by `python -m steps.reference > docs/reference.md` from the steps' own options (a test keeps
@@ -25,7 +25,7 @@ file. `none` means no value.
 
 
 def entry_points() -> dict[str, click.Command]:
-    spec = yaml.safe_load((PROJECT_DIR / "MLproject").read_text())
+    spec = yaml.safe_load((Path(PROJECT_DIR) / "MLproject").read_text())
     return {name: importlib.import_module(f"steps.{name}").main for name in spec["entry_points"]}
 
 

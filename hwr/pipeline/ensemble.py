@@ -12,7 +12,7 @@ from hwr.data.charset import Charset
 from hwr.errors import HwrError
 from hwr.model.ensemble import build_ensemble
 from hwr.model.variants import frames_for_width
-from hwr.pipeline.artifacts import fetch_split, fetch_test_list, load_logged_model
+from hwr.pipeline.artifacts import fetch_split, load_logged_model
 from hwr.pipeline.tracking import MODEL_URI_TAG, SPLIT_TAG
 from hwr.pipeline.training_run import ScoredModel, log_scored_model
 from hwr.training import words
@@ -54,10 +54,10 @@ def calibration_words(splits_uri: str, splits: list[int], dest: Path) -> tuple[p
                     f"under {MIN_HELD_OUT_WORDS}): confidence may run high on new writers")
 
 
-def log_ensemble(children: list, splits_uri: str, data_dir: Path, tmp: Path) -> ScoredModel:
+def log_ensemble(children: list, splits_uri: str, test: pd.DataFrame, data_dir: Path, tmp: Path) -> ScoredModel:
     """The ensemble of `children` (finished training runs) as the hwr pyfunc, logged in the active
     run as a train run logs its model: calibrated (on the words calibration_words chooses) and
-    scored on the test words with every decoder."""
+    scored on the prepare run's `test` words (path, text) with every decoder."""
     members = [run.info.run_id for run in children]
     log.info(f"ensemble of {len(members)} models: {', '.join(members)}")
     models, charset = load_members([run.data.tags[MODEL_URI_TAG] for run in children])
@@ -69,7 +69,6 @@ def log_ensemble(children: list, splits_uri: str, data_dir: Path, tmp: Path) -> 
     val = words.trainable(chosen, charset, frames_for_width(width))
     if val.empty:
         raise HwrError(f"the splits {splits} of {splits_uri} have no validation word to calibrate the ensemble on")
-    test = fetch_test_list(splits_uri)
     scored = log_scored_model(model, charset, words.load_images(data_dir, val, width), list(val["text"]),
                               words.load_images(data_dir, test, width), list(test["text"]),
                               data_dir / test["path"].iloc[0])

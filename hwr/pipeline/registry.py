@@ -120,9 +120,8 @@ def register_candidate(client: MlflowClient, model_uri: str, source_run_id: str,
     return Outcome(str(version), source_run_id, promoted, candidate_cer, champion_cer)
 
 
-def test_images(splits_uri: str, data_dir: Path) -> pd.DataFrame:
-    """The prepare run's shared test list as labelled files (file, text)."""
-    test = fetch_test_list(splits_uri)
+def test_images(test: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
+    """The prepare run's shared test list (path, text) as labelled files (file, text)."""
     return pd.DataFrame({"file": [str(data_dir / p) for p in test["path"]], "text": test["text"]})
 
 
@@ -130,7 +129,8 @@ def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, spl
                       name: str, dataset: str, ensemble: bool) -> Outcome:
     """The register step, in run `run_id`: the best child of the pipeline run, or with `ensemble`
     all its finished children logged here as one model, becomes a new version of `name`."""
-    labelled_test = test_images(splits_uri, data_dir)
+    test = fetch_test_list(splits_uri)
+    labelled_test = test_images(test, data_dir)
     children = finished_children(client, parent_run_id) if ensemble else []
     if len(children) < 2:
         if ensemble:
@@ -138,7 +138,7 @@ def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, spl
         return register_best(client, parent_run_id, labelled_test, name, dataset)
     members = [child.info.run_id for child in children]
     with tempfile.TemporaryDirectory() as tmp:
-        scored = log_ensemble(children, splits_uri, data_dir, Path(tmp))
+        scored = log_ensemble(children, splits_uri, test, data_dir, Path(tmp))
     s = scored.scores
     tags = {"source_run": run_id, "parent_run": parent_run_id, "dataset": dataset, "members": ",".join(members),
             "test_cer": f"{s['test_cer']:.4f}", "test_wer": f"{s['test_wer']:.4f}"}
