@@ -45,4 +45,4 @@ ui: setup  ## the MLflow UI on 127.0.0.1:5000
 	mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) -h 127.0.0.1 -p 5000
 
 clean:  ## remove runs, the tracking database and generated data (keeps .venv)
-	rm -rf mlruns mlflow.db data/synthetic-* data/iam-* data/downloads
+	rm -rf mlruns mlflow.db data/synthetic-* data/iam-* data/folder-* data/downloads

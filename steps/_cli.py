@@ -108,8 +108,11 @@ def source_options(command):
         click.option("--dataset", type=click.Choice(datasets.DATASETS), default="synthetic"),
         click.option("--url", default=datasets.DEFAULT_IAM_URL,
                      help="The IAM words archive (dataset=iam): an http(s) or file URL, or a local path."),
+        click.option("--data", default="none", callback=no_value,
+                     help="Your labelled words (dataset=folder): a folder with labels.tsv (columns file, text, "
+                          "any others) or an IAM layout, a .zip or .tar.gz of one, or an http(s) URL of it."),
         click.option("--sha256", default="none", callback=no_value,
-                     help="Expected SHA-256 of the archive; none = no check."),
+                     help="Expected SHA-256 of the archive (url, or data when it is one); none = no check."),
         click.option("--data-root", type=click.Path(file_okay=False), default="data",
                      help="Where data sets are written."),
         click.option("--fonts-dir", default="none", callback=no_value,
@@ -120,11 +123,22 @@ def source_options(command):
     return command
 
 
+def check_source(dataset: str, data: str | None) -> None:
+    """data goes with dataset=folder, and only with it."""
+    from hwr.data.datasets import FOLDER_NEEDS_DATA
+
+    if dataset == "folder" and not data:
+        raise click.UsageError(FOLDER_NEEDS_DATA)
+    if dataset != "folder" and data:
+        raise click.UsageError(f"data={data} is read by dataset=folder, not dataset={dataset}: add -P dataset=folder")
+
+
 # Options of two steps each: main passes them on.
 writers_option = click.option("--writers", default="none", callback=no_value,
                               help="A form -> writer table (tab-separated form, writer), for split_by=writer.")
-model_name_option = click.option("--model-name", default="hwr",
-                                 help="The registered model the pipeline's model becomes a version of.")
+model_name_option = click.option("--model-name", default="none", callback=no_value,
+                                 help="The registered model the pipeline's model becomes a version of; none = hwr, "
+                                      "or hwr-<folder name> for dataset=folder.")
 
 
 def recipe_options(step: str):

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import click
 import mlflow
+import pandas as pd
 
+from hwr.data import labelled
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
 from hwr.evaluation import scoring
 from hwr.pipeline.artifacts import fetch_artifact
-from hwr.pipeline.tracking import log_params_once
+from hwr.pipeline.tracking import log_params_once, log_rejected
 from hwr.serving.pyfunc import MAX_BEAM_WIDTH
 from steps._cli import no_value, step, step_run, user_errors
 
@@ -27,16 +29,20 @@ def decoder_list(ctx, param, value):
     return names
 
 
-def read_labelled(data: Path, file_list: str | None):
-    if file_list is None:
-        return scoring.read_labelled_folder(data)
-    return scoring.read_file_list(fetch_artifact(file_list, "the file list"), data)
+def read_labelled(data: Path, file_list: str | None) -> tuple[pd.DataFrame, labelled.Checked | None]:
+    """The labelled files to score; and, for a folder, its rows as checked (usable and rejected)."""
+    if file_list is not None:
+        return scoring.read_file_list(fetch_artifact(file_list, "the file list"), data), None
+    checked = labelled.load(data)
+    checked.require(1)
+    return scoring.labelled_files(checked), checked
 
 
 @step()
 @click.option("--model-uri", default="models:/hwr@champion")
 @click.option("--data", required=True, type=click.Path(file_okay=False),
-              help="Folder with labels.tsv (columns file, text) or an IAM-layout words.txt.")
+              help="Folder with labels.tsv (columns file, text, any others) or an IAM-layout words.txt; rows "
+                   "whose image or text is unusable are left out, counted and listed (rejected.tsv).")
 @click.option("--case-sensitive", type=click.BOOL, default=True,
               help="false compares case-insensitively (for sets labelled in capitals).")
 @click.option("--decoders", default="greedy", callback=decoder_list,
@@ -47,12 +53,16 @@ def read_labelled(data: Path, file_list: str | None):
                    "runs:/<prepare run>/splits/test.csv, the held-out test words.")
 @user_errors
 def main(model_uri, data, case_sensitive, decoders, beam_width, file_list):
-    labelled = read_labelled(Path(data), file_list)  # fails clearly before the model loads
+    files, checked = read_labelled(Path(data), file_list)  # fails clearly before the model loads
     with step_run(), tempfile.TemporaryDirectory() as tmp:
         log_params_once({"model_uri": model_uri, "data": data, "case_sensitive": case_sensitive,
                          "decoders": ",".join(decoders), "beam_width": beam_width, "file_list": file_list or "none"})
+        if checked is not None:
+            log.info(f"evaluate: {checked.summary()}")
+            mlflow.log_metrics(checked.counts)
+            log_rejected(checked.rejected, log)
         model = mlflow.pyfunc.load_model(model_uri)
-        scores, table = scoring.evaluate(model, labelled, case_sensitive, decoders, beam_width)
+        scores, table = scoring.evaluate(model, files, case_sensitive, decoders, beam_width)
         mlflow.log_metrics(scores)
         table.to_csv(Path(tmp) / "predictions.csv", index=False)
         mlflow.log_artifact(str(Path(tmp) / "predictions.csv"))

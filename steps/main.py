@@ -10,11 +10,14 @@ from pathlib import Path
 import click
 import mlflow
 
+from hwr.data import datasets, splits
 from hwr.pipeline import script_log
 from hwr.pipeline.executors import EXECUTORS, check_scheduler, use_this_python
 from hwr.pipeline.orchestration import Pipeline, as_parameters, run_pipeline
+from hwr.pipeline.registry import model_name_for
 from hwr.pipeline.tracking import log_params_once
 from steps._cli import (
+    check_source,
     model_name_option,
     no_value,
     recipe_options,
@@ -45,7 +48,13 @@ def main(**options):
     recipe = resolve_recipe("main", options)
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened
     if recipe.mix_synthetic and options["dataset"] == "synthetic":
-        raise click.UsageError("mix_synthetic mixes synthetic words into another data set: use it with dataset=iam")
+        raise click.UsageError("mix_synthetic mixes synthetic words into another data set: use it with dataset=iam "
+                               "or dataset=folder")
+    check_source(options["dataset"], options["data"])
+    columns = datasets.group_columns(options["dataset"], options["data"])
+    if columns is not None:  # a misspelt split_by stops now, not after the download
+        splits.check_split_by(recipe.split_by, columns)
+    options["model_name"] = model_name_for(options["model_name"], options["dataset"], options["data"])
     use_this_python()
     with step_run() as parent, tempfile.TemporaryDirectory() as tmp:
         log_params_once({**as_parameters(options), "recipe": given, **recipe.params()})

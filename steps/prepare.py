@@ -12,7 +12,6 @@ import pandas as pd
 
 from hwr.data import splits
 from hwr.data.charset import Charset
-from hwr.errors import DataError
 from hwr.pipeline.artifacts import fetch_artifact
 from hwr.pipeline.tracking import log_params_once
 from steps._cli import recipe_options, resolve_recipe, step, step_run, user_errors, writers_option
@@ -37,8 +36,6 @@ def main(words_uri, writers, **options):
                          "split_by": split_by, "test_fraction": recipe.test_fraction,
                          "val_fraction": recipe.val_fraction})
         writer_table = splits.read_writers(Path(writers)) if writers else None
-        if split_by == "writer" and writer_table is None:
-            raise DataError("split_by=writer needs writers=FILE (a form -> writer table)")
         index = read_index(words_uri)
         # The charset comes from ALL labels, so no test character is unknown to the model.
         charset = Charset.from_texts(index["text"])

@@ -10,7 +10,8 @@ import click
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from hwr.pipeline.registry import register_pipeline
+from hwr.data.datasets import GENERAL
+from hwr.pipeline.registry import DEFAULT_MODEL_NAME, register_pipeline
 from hwr.pipeline.tracking import log_params_once
 from steps._cli import model_name_option, recipe_options, resolve_recipe, step, step_run, user_errors
 
@@ -23,21 +24,30 @@ log = logging.getLogger(__name__)
 @click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False))
 @model_name_option
 @click.option("--dataset", default="unknown", help="A description of the training data, kept on the model version.")
+@click.option("--data-family", default=GENERAL,
+              help="Which data the model learnt from (the download run's hwr.data_family tag): a champion is "
+                   "only replaced by a model of the same family.")
 @recipe_options("register")
 @user_errors
-def main(parent_run_id, splits_uri, data_dir, model_name, dataset, **options):
+def main(parent_run_id, splits_uri, data_dir, model_name, dataset, data_family, **options):
     ensemble = resolve_recipe("register", options).ensemble
+    model_name = model_name or DEFAULT_MODEL_NAME
     with step_run() as run:
         log_params_once({"parent_run_id": parent_run_id, "splits_uri": splits_uri, "data_dir": data_dir,
-                         "model_name": model_name, "dataset": dataset, "ensemble": str(ensemble).lower()})
+                         "model_name": model_name, "dataset": dataset, "data_family": data_family,
+                         "ensemble": str(ensemble).lower()})
         outcome = register_pipeline(MlflowClient(), run.info.run_id, parent_run_id, splits_uri, Path(data_dir),
-                                    model_name, dataset, ensemble)
+                                    model_name, dataset, ensemble, data_family)
         mlflow.log_metrics({"candidate_test_cer": outcome.candidate_cer, "registered_version": int(outcome.version)})
         mlflow.set_tags({"hwr.registered_version": outcome.version, "hwr.promoted": str(outcome.promoted)})
         if outcome.champion_cer is not None:
             mlflow.log_metric("champion_test_cer", outcome.champion_cer)
-        verdict = (f"is now {model_name}@champion" if outcome.promoted
-                   else f"tagged challenger (champion keeps CER {outcome.champion_cer:.4f})")
+        if outcome.promoted:
+            verdict = f"is now {model_name}@champion"
+        elif outcome.held_back:
+            verdict = f"tagged challenger, the alias left alone: {outcome.held_back}"
+        else:
+            verdict = f"tagged challenger (champion keeps CER {outcome.champion_cer:.4f})"
         log.info(f"model registered: {model_name} version {outcome.version} from run {outcome.run_id}, "
                  f"test CER {outcome.candidate_cer:.4f}, {verdict}")
 

@@ -24,9 +24,9 @@ def step(workdir, name, *args):
         ("main", ["--samples", "-5"], "Invalid value for '--samples'"),
         ("main", ["--max-workers", "-1"], "Invalid value for '--max-workers'"),
         ("main", ["--model", "resnet"], "Invalid value for '--model'"),
-        ("main", ["--split-by", "colour"], "Invalid value for '--split-by'"),
+        ("main", ["--split-by", "colour"], "split_by=colour: the words have no column 'colour' to keep together; "
+                                           "choose random, form, writer"),
         ("main", ["--max-minutes", "-3"], "Invalid value for '--max-minutes'"),
-        ("prepare", ["--words-uri", "words.csv", "--split-by", "writer"], "split_by=writer needs writers=FILE"),
         ("prepare", ["--words-uri", "words.csv", "--writers", "/no/such/forms.tsv"], "does not exist"),
         ("prepare", ["--words-uri", "words.csv", "--test-fraction", "1.5"], "Invalid value for '--test-fraction'"),
         ("prepare", ["--words-uri", "words.csv", "--val-fraction", "0"], "Invalid value for '--val-fraction'"),
@@ -66,6 +66,12 @@ def test_bad_parameters_get_a_clear_one_line_error(tmp_path, name, args, message
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_writer_split_of_iam_words_needs_the_writers_table(tmp_path):
+    (tmp_path / "words.csv").write_text("id,path,text,form\na-0,w/a-0.png,word,a01-000u\n")
+    result = step(tmp_path, "prepare", "--words-uri", "words.csv", "--split-by", "writer")
+    assert result.returncode == 1 and "split_by=writer needs writers=FILE" in result.stderr
 
 
 def test_evaluate_names_missing_columns(tmp_path):

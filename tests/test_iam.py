@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from hwr.data import iam
+from hwr.data import archives, iam
 from hwr.errors import DataError
 from tests.iam_fixture import build_iam_zip, render_iam_folder
 
@@ -59,7 +59,7 @@ def test_folder_without_words_txt_is_a_clear_error(tmp_path):
 def test_extracts_the_public_archive_layout(tmp_path):
     render_iam_folder(tmp_path / "src", forms=2, per_form=3)
     archive = build_iam_zip(tmp_path / "src", tmp_path / "IAM_Words.zip")
-    target = iam.extract_iam_archive(archive, tmp_path / "out")
+    target = archives.extract_dataset(archive, tmp_path / "out")
     assert (target / "words.txt").is_file()
     assert len(list((target / "words").rglob("*.png"))) == 6
     assert not (target / "words.tgz").exists()
@@ -82,7 +82,7 @@ def zip_with(tmp_path, name, data=b"x", symlink=False):
 def test_zip_members_escaping_the_target_are_refused(tmp_path, name):
     archive = zip_with(tmp_path, name)
     with pytest.raises(DataError, match="outside the target"):
-        iam.extract_iam_archive(archive, tmp_path / "out")
+        archives.extract_dataset(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape.txt").exists()
     assert not (tmp_path / "out.partial").exists()
 
@@ -90,7 +90,7 @@ def test_zip_members_escaping_the_target_are_refused(tmp_path, name):
 def test_zip_symlinks_are_refused(tmp_path):
     archive = zip_with(tmp_path, "IAM_Words/link", data=b"/etc/passwd", symlink=True)
     with pytest.raises(DataError, match="symbolic link"):
-        iam.extract_iam_archive(archive, tmp_path / "out")
+        archives.extract_dataset(archive, tmp_path / "out")
 
 
 def tar_with(tmp_path, member: tarfile.TarInfo, data=b""):
@@ -107,7 +107,7 @@ def test_tar_with_parent_path_is_refused(tmp_path):
     member.size = 1
     archive = tar_with(tmp_path, member, b"x")
     with pytest.raises(DataError, match="unsafe member"):
-        iam.extract_iam_archive(archive, tmp_path / "out")
+        archives.extract_dataset(archive, tmp_path / "out")
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -117,7 +117,7 @@ def test_tar_with_link_out_of_target_is_refused(tmp_path):
     member.linkname = "/etc/passwd"
     archive = tar_with(tmp_path, member)
     with pytest.raises(DataError, match="unsafe member"):
-        iam.extract_iam_archive(archive, tmp_path / "out")
+        archives.extract_dataset(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -126,11 +126,11 @@ def test_archive_without_words_txt_is_refused(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("readme.txt", "hello")
     with pytest.raises(DataError, match="no words.txt"):
-        iam.extract_iam_archive(archive, tmp_path / "out")
+        archives.extract_dataset(archive, tmp_path / "out")
 
 
 def test_not_an_archive_is_refused(tmp_path):
     bogus = tmp_path / "IAM_Words.zip"
     bogus.write_bytes(b"<html>404 page</html>")
     with pytest.raises(DataError, match="neither a zip nor a tar"):
-        iam.extract_iam_archive(bogus, tmp_path / "out")
+        archives.extract_dataset(bogus, tmp_path / "out")

@@ -120,7 +120,7 @@ def test_writer_split_needs_a_writer_for_every_form():
     with pytest.raises(DataError, match="no writer for 1 forms"):
         splits.make_splits(grouped_index(), k=1, seed=0, by="writer",
                            writers={k: v for k, v in WRITERS.items() if k != "a03-000"})
-    with pytest.raises(DataError, match="needs a form -> writer table"):
+    with pytest.raises(DataError, match="needs writers=FILE"):
         splits.make_splits(grouped_index(), k=1, seed=0, by="writer")
 
 

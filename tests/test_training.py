@@ -9,7 +9,7 @@ from hwr.model import transfer
 from hwr.model.variants import MODELS, build_model, frames_for_width
 from hwr.training import loop as training
 from hwr.training import words
-from hwr.training.recipe import Recipe
+from hwr.training.recipe import Recipe, RecipeError
 
 H, W = 32, 128
 
@@ -271,3 +271,26 @@ def test_init_model_of_another_architecture_is_refused():
     cs = Charset(("a",))
     with pytest.raises(DataError, match="init_model is a 'compact' model, this training builds 'crnn'"):
         transfer.copy_weights(build_model("compact", H, W, 2), cs, build_model("crnn", H, W, 2), cs)
+
+
+def test_freeze_keeps_the_first_conv_blocks_of_init_model_and_trains_the_rest():
+    charset = Charset.from_texts(["abcde"])
+    source = build_model("compact", H, W, charset.num_classes, seed=1)
+
+    def init(model):
+        transfer.copy_weights(source, charset, model, charset)
+
+    x, texts = word_images(32), ["abc", "de", "ab", "cde"] * 8
+    recipe = Recipe(model="compact", epochs=1, batch_size=16, learning_rate=0.01, init_model="runs:/x/model", freeze=1)
+    trained = training.train(x, texts, x[:8], texts[:8], charset, recipe, init=init).model
+    for name in ("conv0", "bn0"):
+        for kept, start in zip(trained.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(kept, start)
+    assert not np.array_equal(trained.get_layer("conv1").get_weights()[0], source.get_layer("conv1").get_weights()[0])
+
+
+def test_freeze_needs_init_model_and_enough_conv_blocks():
+    with pytest.raises(RecipeError, match="freeze=2 keeps init_model's first layers: give init_model too"):
+        Recipe(freeze=2)
+    with pytest.raises(DataError, match="freeze=9: a 'compact' model has"):
+        transfer.freeze_conv(build_model("compact", H, W, 3), 9)

@@ -1,8 +1,10 @@
-"""The download step's logic: produce an IAM-layout folder (synthetic or IAM) and index it."""
+"""The download step's logic: produce the data set's folder (synthetic, IAM, or a user's labelled
+folder) and index its usable words."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import fcntl
 import shutil
 from dataclasses import dataclass
@@ -11,23 +13,29 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from hwr.data import iam
-from hwr.data.fetch import fetch
+from hwr.data import archives, iam, labelled
+from hwr.data.fetch import fetch, is_remote, local_path
 from hwr.data.synthetic import font_catalog, synth
+from hwr.errors import DataError
 
-DATASETS = ("synthetic", "iam")
+DATASETS = ("synthetic", "iam", "folder")
 # The public IAM words archive that the Keras handwriting example downloads.
 DEFAULT_IAM_URL = "https://github.com/sayakpaul/Handwriting-Recognizer-in-Keras/releases/download/v1.0.0/IAM_Words.zip"
 COMPLETE_MARKER = ".complete"
+# The data of the general-purpose recognizer: synthetic and IAM words compete for one champion.
+GENERAL = "general"
+FOLDER_NEEDS_DATA = ("dataset=folder needs data=PATH: a folder with labels.tsv, a .zip or .tar.gz of one, "
+                     "or an http(s) URL of such an archive")
 
 
 @dataclass
 class Dataset:
     data_dir: Path
-    index: pd.DataFrame  # id, path (relative to data_dir), text, form
+    index: pd.DataFrame  # id, path (relative to data_dir), text, and form or a folder's extra columns
     counts: dict[str, int]
     source: str
     source_sha256: str = ""
+    checked: labelled.Checked | None = None  # a user's folder: its usable words and rejected rows
 
 
 def is_complete(data_dir: Path) -> bool:
@@ -87,24 +95,76 @@ def synthetic(data_root: Path, samples: int, seed: int, fonts_dir: str | Path | 
     return Dataset(data_dir, index, counts, source=source)
 
 
-def iam_words(data_root: Path, url: str, sha256: str = "") -> Dataset:
-    name = Path(urlparse(url).path).name or "IAM_Words.zip"
+def _fetch_and_extract(data_root: Path, url: str, sha256: str, prefix: str,
+                       markers: tuple[str, ...]) -> tuple[Path, str]:
+    """An archive (http(s) URL or local file) fetched, verified and extracted once under data_root:
+    the folder and the archive's SHA-256."""
+    name = Path(urlparse(url).path).name or f"{prefix}.zip"
     archive = data_root / "downloads" / name
     with exclusive(archive):
         digest = fetch(url, archive, sha256)
-    data_dir = (data_root / f"iam-{digest[:12]}").resolve()
+    data_dir = (data_root / f"{prefix}-{digest[:12]}").resolve()
     with exclusive(data_dir):
         if not is_complete(data_dir):
-            iam.extract_iam_archive(archive, data_dir)
-            _mark_complete(data_dir, f"iam sha256={digest}")
+            archives.extract_dataset(archive, data_dir, markers)
+            _mark_complete(data_dir, f"{prefix} sha256={digest}")
+    return data_dir, digest
+
+
+def iam_words(data_root: Path, url: str, sha256: str = "") -> Dataset:
+    data_dir, digest = _fetch_and_extract(data_root, url, sha256, "iam", ("words.txt",))
     index, counts = iam.index_words(data_dir)
     return Dataset(data_dir, index, counts, source=url, source_sha256=digest)
 
 
+def user_folder(data_root: Path, data: str, sha256: str = "") -> Dataset:
+    """A user's labelled folder (labels.tsv or an IAM layout), read where it is; or a .zip or
+    .tar.gz of one (a path or an http(s) URL), fetched and extracted under data_root. Every row
+    is checked: rejected rows are returned with their reasons (the caller logs them, then calls
+    `checked.require`)."""
+    if not data:
+        raise DataError(FOLDER_NEEDS_DATA)
+    if is_remote(data) or local_path(data).is_file():
+        data_dir, digest = _fetch_and_extract(data_root, data, sha256, "folder",
+                                              (labelled.LABELS_FILE, "words.txt"))
+    elif local_path(data).is_dir():
+        if sha256:
+            raise DataError(f"sha256 checks an archive, and {data} is a folder: leave sha256 out")
+        data_dir, digest = local_path(data).resolve(), ""
+    else:
+        raise DataError(f"data {data}: no such folder or archive")
+    checked = labelled.load(data_dir)
+    source = data if is_remote(data) else str(local_path(data).resolve())
+    return Dataset(data_dir, checked.words, checked.counts, source=source, source_sha256=digest, checked=checked)
+
+
+def group_columns(dataset: str, data: str | None) -> list[str] | None:
+    """The columns split_by may name, when they are known before the download: IAM's (and the
+    synthetic set's) form and writer, or a local folder's labels.tsv columns; None for an archive."""
+    if dataset != "folder":
+        return ["form", "writer"]
+    folder = local_path(data) if data and not is_remote(data) else None
+    return labelled.group_columns(folder) if folder and folder.is_dir() and labelled.has_labels(folder) else None
+
+
+def family(dataset: str, found: Dataset) -> str:
+    """Which data a model learns from, as the registry compares it: GENERAL for synthetic and IAM
+    words, folder:<where> for a user's folder (a champion is only replaced from the same family)."""
+    return GENERAL if dataset != "folder" else f"folder:{found.source}"
+
+
+def name_of(data: str) -> str:
+    """A short name for a user's data: its folder's or archive's name, without the archive's suffix."""
+    name = Path(urlparse(data).path if is_remote(data) else local_path(data).resolve()).name
+    return re.sub(r"\.(zip|tar\.gz|tgz|tar)$", "", name, flags=re.IGNORECASE)
+
+
 def load(dataset: str, data_root: Path, samples: int, seed: int, url: str, sha256: str = "",
-         fonts_dir: str | Path | None = None) -> Dataset:
+         fonts_dir: str | Path | None = None, data: str | None = None) -> Dataset:
     if dataset == "synthetic":
         return synthetic(data_root, samples, seed, fonts_dir)
     if dataset == "iam":
         return iam_words(data_root, url, sha256)
+    if dataset == "folder":
+        return user_folder(data_root, data or "", sha256)
     raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")

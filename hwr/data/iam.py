@@ -1,4 +1,4 @@
-"""IAM's words layout: words.txt parsing and writing, and safe extraction of the archive.
+"""IAM's words layout: words.txt parsing and writing, and indexing the usable words.
 
 Layout: words.txt (one row per word: id, segmentation result, gray level, x y w h, tag, text)
 and words/<a01>/<a01-000u>/<a01-000u-00-00>.png.
@@ -6,11 +6,8 @@ and words/<a01>/<a01-000u>/<a01-000u-00-00>.png.
 
 from __future__ import annotations
 
-import shutil
-import tarfile
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pandas as pd
 from PIL import Image
@@ -105,70 +102,3 @@ def index_words(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:
         }
     )
     return frame, counts
-
-
-def _check_member_name(name: str) -> None:
-    pure = PurePosixPath(name.replace("\\", "/"))
-    if pure.is_absolute() or name.startswith(("/", "\\")) or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise DataError(f"archive member {name!r} would be written outside the target folder: refusing the archive")
-
-
-def _extract_zip(archive: Path, target: Path) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        bad = zf.testzip()
-        if bad is not None:
-            raise DataError(f"{archive}: member {bad!r} is corrupt (CRC mismatch)")
-        for info in zf.infolist():
-            _check_member_name(info.filename)
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise DataError(f"archive member {info.filename!r} is a symbolic link: refusing the archive")
-        zf.extractall(target)
-
-
-def _extract_tar(archive: Path, target: Path) -> None:
-    try:
-        with tarfile.open(archive) as tf:
-            # The "data" filter refuses absolute paths, "..", links leaving the target and devices.
-            tf.extractall(target, filter="data")
-    except tarfile.FilterError as exc:
-        raise DataError(f"{archive}: unsafe member refused ({exc})") from None
-    except tarfile.TarError as exc:
-        raise DataError(f"{archive}: not a readable tar archive ({exc})") from None
-
-
-def extract_archive(archive: Path, target: Path) -> None:
-    """Extract a .zip or .tar(.gz) archive into `target`, refusing any member that would escape it."""
-    if zipfile.is_zipfile(archive):
-        _extract_zip(archive, target)
-    elif tarfile.is_tarfile(archive):
-        _extract_tar(archive, target)
-    else:
-        raise DataError(f"{archive} is neither a zip nor a tar archive")
-
-
-def extract_iam_archive(archive: Path, target: Path) -> Path:
-    """Extract an IAM words archive into `target` (words.txt + words/), all or nothing.
-
-    Accepts the public IAM_Words.zip (IAM_Words/words.txt + IAM_Words/words.tgz) and archives that
-    already hold words.txt beside a words/ folder. Work happens in a temporary folder that is
-    renamed into place only when everything is extracted and words.txt is found.
-    """
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        extract_archive(archive, staging)
-        words_txt = next(iter(sorted(staging.rglob("words.txt"), key=lambda p: len(p.parts))), None)
-        if words_txt is None:
-            raise DataError(f"{archive} holds no words.txt: not an IAM words archive")
-        root = words_txt.parent
-        inner = root / "words.tgz"
-        if inner.is_file() and not (root / "words").is_dir():
-            (root / "words").mkdir()
-            _extract_tar(inner, root / "words")
-            inner.unlink()
-        shutil.rmtree(target, ignore_errors=True)
-        root.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target

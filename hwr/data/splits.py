@@ -3,9 +3,10 @@
 Every split is tested on the same held-out test list, so the children of one pipeline run (and
 the registered versions built from it) are compared on the same evaluation data.
 
-Splitting `by` form or writer keeps each group whole: no form (page) or writer has words on both
-sides, so the test figures say how the model reads handwriting it has never seen. IAM's word ids
-carry their form; writers come from a separate form -> writer table (forms_writers.tsv).
+Splitting `by` a column keeps each of its values whole: no page, form or writer has words on both
+sides, so the test figures say how the model reads handwriting it has never seen. The columns are
+the word index's: a labelled folder's extra columns (page, writer, ...), or IAM's form, which its
+word ids carry; IAM's writers come from a separate form -> writer table (forms_writers.tsv).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hwr.data.charset import Charset
 from hwr.errors import DataError
 
 COLUMNS = ["path", "text"]
-SPLIT_BY = ("random", "form", "writer")
+RANDOM = "random"  # split_by's value for "no groups": every word on its own
 # The prepare run's artifacts: the file lists under SPLITS_ARTIFACT, the model's alphabet beside them.
 SPLITS_ARTIFACT = "splits"
 CHARSET_ARTIFACT = "charset.json"
@@ -56,10 +57,12 @@ def make_splits(index: pd.DataFrame, k: int, seed: int, test_fraction: float = 0
     if len(rest_rows) == 0:
         raise DataError(f"{n} words in {groups.nunique()} {by} groups are too few for a train, a validation "
                         f"and a test set")
-    test = index.iloc[test_rows][COLUMNS].reset_index(drop=True)
+    # The lists keep the index's group columns (page, form, ...): each shows which groups it holds.
+    listed = COLUMNS + group_columns(index)
+    test = index.iloc[test_rows][listed].reset_index(drop=True)
     rest_index = index.iloc[rest_rows].reset_index(drop=True)
     rest_groups = groups.iloc[rest_rows].reset_index(drop=True)
-    rest = rest_index[COLUMNS]
+    rest = rest_index[listed]
     folds = []
     for split in range(k):
         val_rows, train_rows = _take_groups(rest_groups, np.random.default_rng([seed, split]), val_fraction * n)
@@ -71,19 +74,33 @@ def make_splits(index: pd.DataFrame, k: int, seed: int, test_fraction: float = 0
 
 
 def _groups(index: pd.DataFrame, by: str, writers: dict[str, str] | None) -> pd.Series:
-    """One group label per word: the row itself, its form, or its form's writer."""
-    if by == "random":
+    """One group label per word: the row itself, its value in column `by`, or (IAM) its form's writer."""
+    if by == RANDOM:
         return pd.Series(np.arange(len(index)).astype(str))
-    if by == "form":
-        return index["form"].reset_index(drop=True)
-    if by == "writer":
+    if by in group_columns(index):
+        return index[by].reset_index(drop=True)
+    if by == "writer" and "form" in index.columns:
         if not writers:
-            raise DataError("split_by=writer needs a form -> writer table (writers file)")
+            raise DataError("split_by=writer needs writers=FILE (a form -> writer table), or a writer column in "
+                            "labels.tsv")
         missing = sorted(set(index["form"]) - set(writers))
         if missing:
             raise DataError(f"the writers file has no writer for {len(missing)} forms, e.g. {', '.join(missing[:3])}")
         return index["form"].map(writers).reset_index(drop=True)
-    raise ValueError(f"unknown split_by {by!r}: choose one of {', '.join(SPLIT_BY)}")
+    check_split_by(by, group_columns(index))
+    raise AssertionError("check_split_by accepts only the columns handled above")
+
+
+def check_split_by(by: str, columns: list[str]) -> None:
+    """split_by names `random` or one of `columns`, the groups the words can be kept together by."""
+    if by != RANDOM and by not in columns:
+        choices = ", ".join([RANDOM, *columns])
+        raise DataError(f"split_by={by}: the words have no column {by!r} to keep together; choose {choices}")
+
+
+def group_columns(index: pd.DataFrame) -> list[str]:
+    """The word index's columns a split can keep together: all but the word's own id, file and text."""
+    return [c for c in index.columns if c not in ("id", "path", "text")]
 
 
 def _take_groups(groups: pd.Series, rng: np.random.Generator, words: float) -> tuple[np.ndarray, np.ndarray]:

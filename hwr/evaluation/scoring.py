@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwr.data import iam
+from hwr.data import labelled
 from hwr.data.splits import read_list
 from hwr.decoding.calibration import expected_calibration_error
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
@@ -17,30 +17,10 @@ from hwr.evaluation import metrics
 from hwr.serving.files import predict_files
 
 
-def read_labelled_folder(folder: Path) -> pd.DataFrame:
-    """Columns file (absolute) and text, from labels.tsv (file, text) or an IAM-layout folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder} is not a folder")
-    labels = folder / "labels.tsv"
-    if labels.is_file():
-        frame = pd.read_csv(labels, sep="\t", dtype=str, keep_default_na=False, quoting=3)
-        missing = {"file", "text"} - set(frame.columns)
-        if missing:
-            raise DataError(f"{labels}: missing column(s) {', '.join(sorted(missing))}; expected 'file' and 'text'")
-        frame = frame[["file", "text"]].copy()
-        frame["file"] = [str(folder / f) for f in frame["file"]]
-    elif (folder / "words.txt").is_file():
-        index, _ = iam.index_words(folder)
-        frame = pd.DataFrame({"file": [str(folder / p) for p in index["path"]], "text": index["text"]})
-    else:
-        raise DataError(f"{folder} has neither labels.tsv (columns file, text) nor an IAM words.txt")
-    absent = [f for f in frame["file"] if not Path(f).is_file()]
-    if absent:
-        raise DataError(f"{len(absent)} listed image(s) do not exist, e.g. {absent[0]}")
-    if frame.empty:
-        raise DataError(f"{folder}: no labelled images")
-    return frame.reset_index(drop=True)
+def labelled_files(checked: labelled.Checked) -> pd.DataFrame:
+    """A labelled folder's usable words as labelled files: file (absolute) and text."""
+    return pd.DataFrame({"file": [str(checked.folder / p) for p in checked.words["path"]],
+                         "text": list(checked.words["text"])})
 
 
 def read_file_list(csv_path: Path, folder: Path) -> pd.DataFrame:

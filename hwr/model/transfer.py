@@ -47,3 +47,15 @@ def _copy_output_rows(source, source_charset: Charset, target, target_charset: C
     kernel[:, cols], bias[cols] = src_kernel[:, src_cols], src_bias[src_cols]
     target.set_weights([kernel, bias])
     return len(pairs) - 1
+
+
+def freeze_conv(model, blocks: int) -> None:
+    """Keep the first `blocks` conv blocks (convolution, and batch normalisation in inference
+    mode) as they are: a fine-tuning then adapts the rest to the new handwriting."""
+    available = len([layer for layer in model.layers if layer.name.startswith("conv")])
+    if blocks > available:
+        raise DataError(f"freeze={blocks}: a {model.name!r} model has {available} conv blocks")
+    names = {name for i in range(blocks) for name in (f"conv{i}", f"bn{i}")}
+    for layer in model.layers:
+        if layer.name in names:
+            layer.trainable = False

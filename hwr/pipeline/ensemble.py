@@ -13,7 +13,7 @@ from hwr.errors import HwrError
 from hwr.model.ensemble import build_ensemble
 from hwr.model.variants import frames_for_width
 from hwr.pipeline.artifacts import fetch_split, load_logged_model
-from hwr.pipeline.tracking import MODEL_URI_TAG, SPLIT_TAG
+from hwr.pipeline.tracking import MODEL_URI_TAG, SPLIT_TAG, TEST_DATASET, log_input, word_list
 from hwr.pipeline.training_run import ScoredModel, log_scored_model
 from hwr.training import words
 
@@ -69,9 +69,11 @@ def log_ensemble(children: list, splits_uri: str, test: pd.DataFrame, data_dir: 
     val = words.trainable(chosen, charset, frames_for_width(width))
     if val.empty:
         raise HwrError(f"the splits {splits} of {splits_uri} have no validation word to calibrate the ensemble on")
+    test_data = word_list(test, data_dir, TEST_DATASET)
+    log_input(test_data, context="testing")
     scored = log_scored_model(model, charset, words.load_images(data_dir, val, width), list(val["text"]),
                               words.load_images(data_dir, test, width), list(test["text"]),
-                              data_dir / test["path"].iloc[0])
+                              data_dir / test["path"].iloc[0], test_data)
     log.info("ensemble on the test words: " + ", ".join(
         f"{decoder} CER {scored.scores['test_cer' if decoder == 'greedy' else f'test_{decoder}_cer']:.4f}"
         for decoder in scored.readings))

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from hwr.data import datasets
 from hwr.pipeline.executors import open_executor, run_training
-from hwr.pipeline.tracking import DATA_DIR_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, mark_orphans_killed
+from hwr.pipeline.tracking import DATA_DIR_TAG, DATA_FAMILY_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, mark_orphans_killed
 from hwr.training.recipe import Recipe, as_param
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,16 @@ class Pipeline:
         return entry_point != "download" or datasets.is_reusable(Path(run.data.tags.get(DATA_DIR_TAG, "/nonexistent")))
 
 
-def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, sha256: str | None,
-                 data_root: str, fonts_dir: str | None, writers: str | None, model_name: str, executor: str,
+def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, data: str | None,
+                 sha256: str | None, data_root: str, fonts_dir: str | None, writers: str | None, model_name: str, executor: str,
                  scheduler: str | None, max_workers: int) -> list[str]:
     """Every step of the pipeline in the active (parent) run. Returns the failures, one line per
     failed split (empty when all went well)."""
     with tempfile.TemporaryDirectory() as tmp:
         recipe.save(Path(tmp) / RECIPE_ARTIFACT)
         mlflow.log_artifact(str(Path(tmp) / RECIPE_ARTIFACT))
-    source = {"dataset": dataset, "samples": recipe.samples, "seed": recipe.seed, "url": url, "sha256": sha256,
-              "data_root": data_root, "fonts_dir": fonts_dir}
+    source = {"dataset": dataset, "samples": recipe.samples, "seed": recipe.seed, "url": url, "data": data,
+              "sha256": sha256, "data_root": data_root, "fonts_dir": fonts_dir}
     download = pipeline.step("download", source)
     data_dir = download.data.tags[DATA_DIR_TAG]
     prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv",
@@ -82,7 +82,7 @@ def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, 
     if recipe.mix_synthetic:
         # A second download: the synthetic set of `samples` words (the one the pretrain preset drew,
         # when the parameters match), whose words the trainings mix into their batches.
-        synthetic = pipeline.step("download", {**source, "dataset": "synthetic"})
+        synthetic = pipeline.step("download", {**source, "dataset": "synthetic", "data": None, "sha256": None})
         mix = {"mix_data_dir": synthetic.data.tags[DATA_DIR_TAG]}
         mlflow.set_tag("hwr.mix_download_run", synthetic.info.run_id)
     # Reused step runs keep their first parent; record on this parent which ones it used.
@@ -115,5 +115,6 @@ def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, 
     if len(failures) < recipe.splits:
         pipeline.step("register", {"parent_run_id": pipeline.parent_id, "splits_uri": splits_uri,
                                    "data_dir": data_dir, "model_name": model_name,
-                                   "dataset": f"{dataset}:{download.info.run_id}", "ensemble": recipe.ensemble})
+                                   "dataset": f"{dataset}:{download.info.run_id}", "ensemble": recipe.ensemble,
+                                   "data_family": download.data.tags.get(DATA_FAMILY_TAG, datasets.GENERAL)})
     return failures

@@ -12,15 +12,28 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from hwr.data import datasets
 from hwr.errors import HwrError
 from hwr.evaluation import scoring
 from hwr.pipeline.artifacts import fetch_test_list
 from hwr.pipeline.ensemble import log_ensemble
-from hwr.pipeline.tracking import MODEL_URI_TAG, SPLIT_TAG, child_runs
+from hwr.pipeline.tracking import DATA_FAMILY_TAG, MODEL_URI_TAG, SPLIT_TAG, child_runs
 
 log = logging.getLogger(__name__)
 CHAMPION = "champion"
 CHALLENGER_TAG = "challenger"
+HELD_BACK_TAG = "hwr.held_back"  # on a version: why it did not compete for the champion alias
+DEFAULT_MODEL_NAME = "hwr"
+
+
+def model_name_for(model_name: str | None, dataset: str, data: str | None) -> str:
+    """The registered model a pipeline's model joins: the name given, else hwr for synthetic and
+    IAM words, hwr-<folder name> for a user's folder, so no one's own data lands in hwr by default."""
+    if model_name:
+        return model_name
+    if dataset == "folder" and data:
+        return f"{DEFAULT_MODEL_NAME}-{datasets.name_of(data)}"
+    return DEFAULT_MODEL_NAME
 
 
 @dataclass
@@ -29,7 +42,8 @@ class Outcome:
     run_id: str
     promoted: bool
     candidate_cer: float
-    champion_cer: float | None  # None when there was no champion
+    champion_cer: float | None  # None when there was no champion, or it was not compared
+    held_back: str | None = None  # why it did not compete: its champion learnt from other data
 
 
 def finished_children(client: MlflowClient, parent_run_id: str) -> list:
@@ -80,8 +94,8 @@ def _champion_cer(client: MlflowClient, name: str, champion, labelled_test: pd.D
     )
 
 
-def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.DataFrame, name: str = "hwr",
-                  dataset: str = "") -> Outcome:
+def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.DataFrame, name: str,
+                  dataset: str = "", family: str = datasets.GENERAL) -> Outcome:
     """Register the best child as a new version of `name`; it becomes champion only if it beats the
     current champion on `labelled_test` (the same images for both), else it is tagged challenger."""
     run = best_child(client, parent_run_id)
@@ -95,29 +109,44 @@ def register_best(client: MlflowClient, parent_run_id: str, labelled_test: pd.Da
         f"test CER {metrics.get('test_cer', float('nan')):.4f}."
     )
     return register_candidate(client, run.data.tags[MODEL_URI_TAG], run.info.run_id, labelled_test, name, tags,
-                              description)
+                              description, family=family)
+
+
+def held_back(name: str, champion, family: str) -> str | None:
+    """Why a candidate learnt from `family` may not replace `champion`: it learnt from other data
+    (versions from before families were recorded learnt from synthetic or IAM words)."""
+    held = champion.tags.get(DATA_FAMILY_TAG, datasets.GENERAL)
+    if held == family:
+        return None
+    return (f"{name}@{CHAMPION} (version {champion.version}) learnt from {held}, this model from {family}: "
+            f"a champion is only replaced from the same data. To make it the champion on purpose: "
+            f"MlflowClient().set_registered_model_alias({name!r}, {CHAMPION!r}, VERSION)")
 
 
 def register_candidate(client: MlflowClient, model_uri: str, source_run_id: str, labelled_test: pd.DataFrame,
-                       name: str, tags: dict[str, str], description: str,
-                       candidate_cer: float | None = None) -> Outcome:
+                       name: str, tags: dict[str, str], description: str, candidate_cer: float | None = None,
+                       family: str = datasets.GENERAL) -> Outcome:
     """Register the logged model at `model_uri` as a new version of `name`, champion only if it reads
-    `labelled_test` better than the current champion does; else it is tagged challenger.
-    `candidate_cer`: its greedy CER on `labelled_test` when the caller has just measured it."""
+    `labelled_test` better than the current champion does and learnt from the same data family;
+    else it is tagged challenger. `candidate_cer`: its greedy CER on `labelled_test` when the
+    caller has just measured it."""
     champion = current_champion(client, name)
+    reason = held_back(name, champion, family) if champion else None
     # The champion is checked before anything is registered, so a failure changes nothing.
-    champion_cer = _champion_cer(client, name, champion, labelled_test) if champion else None
-    version = mlflow.register_model(model_uri, name, tags=tags).version
+    champion_cer = _champion_cer(client, name, champion, labelled_test) if champion and not reason else None
+    version = mlflow.register_model(model_uri, name, tags={**tags, DATA_FAMILY_TAG: family}).version
     client.update_model_version(name, version, description=description)
     if candidate_cer is None:
         candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
     client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
-    promoted = champion_cer is None or candidate_cer < champion_cer
+    promoted = reason is None and (champion_cer is None or candidate_cer < champion_cer)
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
     else:
         client.set_model_version_tag(name, version, CHALLENGER_TAG, "true")
-    return Outcome(str(version), source_run_id, promoted, candidate_cer, champion_cer)
+    if reason:
+        client.set_model_version_tag(name, version, HELD_BACK_TAG, reason)
+    return Outcome(str(version), source_run_id, promoted, candidate_cer, champion_cer, reason)
 
 
 def test_images(test: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
@@ -126,7 +155,7 @@ def test_images(test: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
 
 
 def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, splits_uri: str, data_dir: Path,
-                      name: str, dataset: str, ensemble: bool) -> Outcome:
+                      name: str, dataset: str, ensemble: bool, family: str = datasets.GENERAL) -> Outcome:
     """The register step, in run `run_id`: the best child of the pipeline run, or with `ensemble`
     all its finished children logged here as one model, becomes a new version of `name`."""
     test = fetch_test_list(splits_uri)
@@ -135,7 +164,7 @@ def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, spl
     if len(children) < 2:
         if ensemble:
             log.info("ensemble asked for, but one split finished: registering it alone")
-        return register_best(client, parent_run_id, labelled_test, name, dataset)
+        return register_best(client, parent_run_id, labelled_test, name, dataset, family)
     members = [child.info.run_id for child in children]
     with tempfile.TemporaryDirectory() as tmp:
         scored = log_ensemble(children, splits_uri, test, data_dir, Path(tmp))
@@ -147,4 +176,4 @@ def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, spl
                    f"averaged: test CER {s['test_cer']:.4f} greedy, {s['test_hybrid_cer']:.4f} hybrid.")
     # Its greedy CER on these test words is measured: the registry need not read them again.
     return register_candidate(client, scored.info.model_uri, run_id, labelled_test, name, tags, description,
-                              candidate_cer=s["test_cer"])
+                              candidate_cer=s["test_cer"], family=family)

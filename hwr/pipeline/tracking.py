@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
+from pathlib import Path
 from typing import Mapping
 
 import mlflow
@@ -19,9 +21,13 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 HOST_TAG = "hwr.host"
 PID_TAG = "hwr.pid"
 DATA_DIR_TAG = "hwr.data_dir"  # on a download run: the folder its data is in
+# On a download run and on each model version: which data it was trained on (see datasets.family).
+DATA_FAMILY_TAG = "hwr.data_family"
 SPLIT_TAG = "hwr.split"  # on a train run: its split
 MODEL_URI_TAG = "hwr.model_uri"  # on a train (or register) run: the model it logged
-ERROR_TAG = "hwr.error"  # why a step's run failed, for the pipeline's parent run to report
+TEST_DATASET = "test"  # the dataset name of a pipeline's shared test words, in every run scored on them
+ERROR_TAG = "hwr.error"
+REJECTED_ARTIFACT = "rejected.tsv"  # a labelled folder's rejected rows, on the run that read it  # why a step's run failed, for the pipeline's parent run to report
 
 
 def find_finished_run(
@@ -92,6 +98,27 @@ def mark_orphans_killed(client: MlflowClient, experiment_id: str) -> list[str]:
         client.set_terminated(run.info.run_id, "KILLED")
         killed.append(run.info.run_id)
     return killed
+
+
+def log_rejected(rejected, log, shown: int = 20) -> None:
+    """A labelled folder's rejected rows (line, file, text, reason): all of them as the run's
+    REJECTED_ARTIFACT, the first `shown` on the console."""
+    if rejected.empty:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        rejected.to_csv(Path(tmp) / REJECTED_ARTIFACT, sep="\t", index=False)
+        mlflow.log_artifact(str(Path(tmp) / REJECTED_ARTIFACT))
+    log.warning(f"{len(rejected)} rows rejected (all of them, with reasons: the run's {REJECTED_ARTIFACT}):")
+    for row in rejected.head(shown).itertuples():
+        log.warning(f"  line {row.line}: {row.file}: {row.reason}" if row.line else f"  {row.file}: {row.reason}")
+    if len(rejected) > shown:
+        log.warning(f"  ... and {len(rejected) - shown} more")
+
+
+def word_list(frame, data_dir, name: str):
+    """A word list (path, text, ...) as an MLflow dataset: its rows and digest, and the folder its
+    images are in as its source."""
+    return mlflow.data.from_pandas(frame, source=str(data_dir), name=name)
 
 
 def log_input(dataset, context: str, attempts: int = 5) -> None:

@@ -25,7 +25,7 @@ from hwr.evaluation.scoring import score_decoders
 from hwr.model.variants import frames_for_width
 from hwr.pipeline.artifacts import fetch_split
 from hwr.pipeline.init_model import initializer
-from hwr.pipeline.tracking import MODEL_URI_TAG
+from hwr.pipeline.tracking import MODEL_URI_TAG, TEST_DATASET, log_input, word_list
 from hwr.serving import packaging
 from hwr.training import loop, words
 from hwr.training.recipe import Recipe
@@ -41,10 +41,11 @@ class ScoredModel:
 
 
 def log_scored_model(model, charset: Charset, x_val: np.ndarray, val_texts: list[str], x_test: np.ndarray,
-                     test_texts: list[str], example_image: Path) -> ScoredModel:
+                     test_texts: list[str], example_image: Path, test_data) -> ScoredModel:
     """Calibrate every decoder's confidence on the validation words, score every decoder on the
     test words, and log the model as the hwr pyfunc in the active run, with today's decoder
-    settings (which the model keeps, and the run shows beside its scores)."""
+    settings (which the model keeps, and the run shows beside its scores). The scores are linked
+    to the logged model and to `test_data`, the test words as an MLflow dataset."""
     settings = DecoderSettings()
     mlflow.log_params({f"decoder_{name}": value for name, value in settings.to_dict().items()})
     recognizer = Recognizer(model, charset, settings=settings)
@@ -54,9 +55,9 @@ def log_scored_model(model, charset: Charset, x_val: np.ndarray, val_texts: list
         mlflow.log_metrics({f"val_{decoder}_ece": entry["ece"],
                             f"val_{decoder}_ece_uncalibrated": entry["ece_uncalibrated"]})
     scores, readings = score_decoders(recognizer, x_test, test_texts)
-    mlflow.log_metrics(scores)
     info = packaging.log_model(model, charset, images.encode_png_base64(example_image), calibration=calibration,
                                settings=settings)
+    mlflow.log_metrics(scores, model_id=info.model_id, dataset=test_data)
     mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
     return ScoredModel(info, scores, readings)
 
@@ -78,6 +79,11 @@ def train_split(splits_uri: str, data_dir: Path, split: int, recipe: Recipe, mix
                         f"(labels too long for {frames_for_width(width)} frames?)")
     mlflow.log_metrics({"train_words": len(train_ok), "val_words": len(val_ok), "test_words": len(test_list),
                         "train_words_dropped": len(prepared.train) - len(train_ok)})
+    # The words this run trained, validated and was tested on, in MLflow's dataset view.
+    log_input(word_list(train_ok, data_dir, f"split-{split}-training"), context="training")
+    log_input(word_list(val_ok, data_dir, f"split-{split}-validation"), context="validation")
+    test_data = word_list(test_list, data_dir, TEST_DATASET)
+    log_input(test_data, context="testing")
 
     log.info(f"split {split}: loading {len(train_ok) + len(val_ok) + len(test_list)} images")
     x_train, x_val, x_test = (words.load_images(data_dir, f, width) for f in (train_ok, val_ok, test_list))
@@ -100,7 +106,7 @@ def train_split(splits_uri: str, data_dir: Path, split: int, recipe: Recipe, mix
 
     truths = list(test_list["text"])
     scored = log_scored_model(result.model, charset, x_val, list(val_ok["text"]), x_test, truths,
-                              data_dir / test_list["path"].iloc[0])
+                              data_dir / test_list["path"].iloc[0], test_data)
     for figure in plots.training_figures(result.history, x_test, truths, scored.readings["greedy"], tmp):
         mlflow.log_artifact(str(figure), artifact_path="plots")
     charset.save(tmp / CHARSET_ARTIFACT)

@@ -12,6 +12,7 @@ import numpy as np
 
 from hwr.data.charset import Charset
 from hwr.evaluation import metrics
+from hwr.model.transfer import freeze_conv
 from hwr.model.variants import build_model
 from hwr.training.recipe import Recipe
 
@@ -185,6 +186,8 @@ def train(
                         conv_dropout=recipe.conv_dropout, rnn_dropout=recipe.rnn_dropout)
     if init is not None:
         init(model)
+    if recipe.freeze:
+        freeze_conv(model, recipe.freeze)
     mixing = mix is not None and recipe.mix_synthetic > 0
     mix_texts = list(mix[1]) if mixing else []
     max_len = max(len(t) for t in list(train_texts) + list(val_texts) + mix_texts)

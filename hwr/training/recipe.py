@@ -16,7 +16,7 @@ import click
 import yaml
 
 from hwr.data.images import IMAGE_HEIGHT, IMAGE_WIDTH
-from hwr.data.splits import SPLIT_BY
+from hwr.data.splits import RANDOM
 from hwr.errors import HwrError
 from hwr.model.variants import DOWNSAMPLE, KERAS_EXAMPLE, KERAS_EXAMPLE_DROPOUT, MODELS, VARIANTS
 
@@ -79,8 +79,9 @@ class Recipe:
                        click.INT, ("main", "download", "prepare", "train"))
     splits: int = option(3, "Seeded train/validation splits, one training each, in parallel.",
                          click.IntRange(min=1), SPLIT)
-    split_by: str = option("random", "random, or keep every form / writer on one side of the split "
-                           "(writer needs writers=TABLE).", click.Choice(SPLIT_BY), SPLIT)
+    split_by: str = option(RANDOM, "random, or a column whose every value stays on one side of the split: any "
+                           "column of labels.tsv (page, writer, ...), or IAM's form or writer (with "
+                           "writers=TABLE).", click.STRING, SPLIT)
     test_fraction: float = option(0.1, "Share of the words held out as the one test list.", FRACTION, SPLIT)
     val_fraction: float = option(0.1, "Share of the words each split validates on (early stopping, best epoch, "
                                  "confidence calibration).", FRACTION, SPLIT)
@@ -98,6 +99,8 @@ class Recipe:
                                        "model's own.", OrNone(UNIT))
     init_model: str | None = option(None, "Start from this hwr model's weights (models:/NAME@ALIAS, "
                                     "runs:/ID/model); none = from scratch.", OrNone(click.STRING))
+    freeze: int = option(0, "With init_model: keep its first N conv blocks as they are and train the rest; "
+                         "0 = train every layer.", click.IntRange(min=0))
     # the optimisation
     epochs: int = option(5, "Training epochs (the budget ends at epochs or max_minutes, whichever comes first).",
                          click.IntRange(min=1))
@@ -118,13 +121,15 @@ class Recipe:
     erase: float = option(0.0, "With augment: chance of each of 3 paper patches hiding part of a word; 0 = off.",
                           click.FloatRange(0, 1))
     mix_synthetic: float = option(0.0, "Share of each training batch drawn from a synthetic set of `samples` "
-                                  "words (dataset=iam); 0 = off.", UNIT)
+                                  "words (dataset=iam or folder); 0 = off.", UNIT)
 
     def __post_init__(self):
         for f in fields(self):
             object.__setattr__(self, f.name, convert(f.name, getattr(self, f.name)))
         if self.erase and not self.augment and self.model != KERAS_EXAMPLE:
             raise RecipeError(f"erase={self.erase} paints patches in the augmentation: set augment=true too")
+        if self.freeze and self.init_model is None:
+            raise RecipeError(f"freeze={self.freeze} keeps init_model's first layers: give init_model too")
 
     def effective(self) -> Recipe:
         """The recipe as trained: the model's own dropout where none is given; keras_example
