@@ -121,3 +121,12 @@ def test_split_columns_are_known_before_the_download_when_they_can_be(tmp_path, 
     assert datasets.group_columns("folder", "https://example.org/letters.zip") is None  # known after the download
     with pytest.raises(DataError, match="split_by=colour: the words have no column 'colour' to keep together; choose random, page, writer"):
         splits.check_split_by("colour", datasets.group_columns("folder", str(folder)))
+
+
+def test_an_images_folder_linked_into_the_folder_is_read(tmp_path, folder):
+    (tmp_path / "subset").mkdir()
+    (tmp_path / "subset" / "images").symlink_to(folder / "images")
+    (tmp_path / "subset" / "labels.tsv").write_text("file\ttext\nimages/p1/w00.png\tthe\nimages/../../x.png\tx\n")
+    checked = labelled.load(tmp_path / "subset")
+    assert list(checked.words["path"]) == ["images/p1/w00.png"]
+    assert list(checked.rejected["reason"]) == ["outside the folder"]

@@ -235,6 +235,14 @@ def test_cosine_schedule_warms_up_then_decays():
     assert all(a > b for a, b in zip(seen, seen[1:]))
 
 
+def test_a_longer_warmup_climbs_over_that_share_of_the_budget():
+    result = tiny_training(Recipe(model="compact", epochs=6, batch_size=16, schedule="cosine", warmup=0.5,
+                                  learning_rate=0.01), n=64)
+    seen = [e.learning_rate for e in result.history]
+    # Set before each batch: the third epoch's last batch starts at 11/24 of the budget, near the peak.
+    assert seen[0] < seen[1] < seen[2] > seen[3] > seen[5] and seen[2] > 0.009
+
+
 def test_init_model_copies_layers_and_shared_characters():
     source_cs, target_cs = Charset(("a", "b", "c")), Charset(("b", "c", "d"))
     source = build_model("compact", H, W, source_cs.num_classes, seed=1)

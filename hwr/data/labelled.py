@@ -8,6 +8,7 @@ is rejected with its reason, so nothing is dropped without a trace.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def check(folder: Path, rows: pd.DataFrame) -> Checked:
     folder = Path(folder).resolve()
     reasons, seen = [], set()
     for file, text in zip(rows["file"], rows["text"]):
-        path = (folder / file).resolve()
+        path = _joined(folder, file)
         reason = _text_problem(text) or _image_problem(folder, path)
         if reason is None and path in seen:
             reason = DUPLICATE
@@ -151,8 +152,14 @@ def load(folder: Path) -> Checked:
     return check(folder, read_folder(folder))
 
 
+def _joined(folder: Path, file: str) -> Path:
+    # Normalised as written, not resolved: "a/../b" and "/abs" are caught, and a symbolic link the
+    # user put inside the folder (to a shared images folder, say) is followed as they meant.
+    return Path(os.path.normpath(folder / file))
+
+
 def _relative(folder: Path, file: str) -> str:
-    return (folder / file).resolve().relative_to(folder).as_posix()
+    return _joined(folder, file).relative_to(folder).as_posix()
 
 
 def _text_problem(text: str) -> str | None:

@@ -59,7 +59,7 @@ def _schedule_callback(recipe: Recipe, steps_per_epoch: int, started: float, res
             progress = max(self.step / total_steps, elapsed / budget if budget else 0.0)
             self.step += 1
             if recipe.schedule == "cosine":
-                warmup = 0.03
+                warmup = recipe.warmup
                 factor = progress / warmup if progress < warmup else (
                     0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup)))))
                 self.model.optimizer.learning_rate.assign(recipe.learning_rate * max(factor, 0.01))

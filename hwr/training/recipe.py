@@ -112,6 +112,8 @@ class Recipe:
     learning_rate: float = option(0.001, "Peak learning rate.", click.FloatRange(min=0))
     schedule: str = option("constant", "constant, or cosine: warm-up, then cosine decay over the budget.",
                            click.Choice(SCHEDULES))
+    warmup: float = option(0.03, "With schedule=cosine: the share of the budget over which the learning rate "
+                           "climbs to its peak.", UNIT)
     weight_decay: float = option(0.0, "AdamW's decoupled weight decay of the kernels; 0 = plain Adam.",
                                  click.FloatRange(min=0))
     ema: float = option(0.0, "Validate and keep a moving average of the weights with this momentum "
