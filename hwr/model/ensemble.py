@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from hwr.errors import HwrError
 
-ENSEMBLE = "ensemble"  # the ensemble model's name: copy_weights refuses it as an init_model by name
+ENSEMBLE = "ensemble"  # the ensemble model's name
+MEMBER_PREFIX = "member"  # its members' names: member0, member1, ...
 
 
 def build_ensemble(members: list):
@@ -31,7 +32,7 @@ def build_ensemble(members: list):
     for i, member in enumerate(members):
         # A copy under a unique name: the members share their own name (crnn), a model's layers may not.
         config = member.get_config()
-        config["name"] = f"member{i}"
+        config["name"] = f"{MEMBER_PREFIX}{i}"
         copy = keras.Model.from_config(config)
         copy.set_weights(member.get_weights())
         log_probs.append(layers.Activation("log_softmax", name=f"log_probs{i}")(copy(image)))

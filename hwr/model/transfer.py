@@ -11,15 +11,22 @@ import numpy as np
 
 from hwr.data.charset import Charset
 from hwr.errors import DataError
+from hwr.model.ensemble import ENSEMBLE, MEMBER_PREFIX
 
 OUTPUT_LAYER = "logits"
 
 
 def copy_weights(source, source_charset: Charset, target, target_charset: Charset) -> dict[str, int]:
-    """Copy `source`'s weights into `target`; returns counts of copied layers and shared characters."""
-    if source.name != target.name:
+    """Copy `source`'s weights into `target`; returns counts of copied layers and shared characters.
+    From an ensemble (such as the iam preset's champion), its first member's: each is a whole
+    recognizer, and their weights cannot be averaged (they were trained apart)."""
+    ensemble = source.name == ENSEMBLE
+    if ensemble:
+        source = source.get_layer(f"{MEMBER_PREFIX}0")
+    elif source.name != target.name:
         raise DataError(f"init_model is a {source.name!r} model, this training builds {target.name!r}: "
                         f"choose the same model, or no init_model")
+    weighted = [layer for layer in target.layers if layer.weights and layer.name != OUTPUT_LAYER]
     copied = 0
     for layer in target.layers:
         if layer.name == OUTPUT_LAYER or not layer.weights:
@@ -31,6 +38,9 @@ def copy_weights(source, source_charset: Charset, target, target_charset: Charse
         if [w.shape for w in other.get_weights()] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(other.get_weights())
             copied += 1
+    if ensemble and copied < len(weighted):
+        raise DataError(f"init_model is an ensemble whose members are not {target.name!r} models ({copied} of "
+                        f"{len(weighted)} layers fit): choose the members' model, or no init_model")
     shared = _copy_output_rows(source.get_layer(OUTPUT_LAYER), source_charset,
                                target.get_layer(OUTPUT_LAYER), target_charset)
     return {"layers": copied, "shared_chars": shared}
