@@ -21,3 +21,17 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture
 def project_dir() -> Path:
     return PROJECT_DIR
+
+
+@pytest.fixture(scope="module")
+def client(workdir):
+    """A client of the module's tracking store (its `workdir` fixture's), also set as mlflow's."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from tests.processes import environment
+
+    uri = environment(workdir)["MLFLOW_TRACKING_URI"]
+    mlflow.set_tracking_uri(uri)
+    yield MlflowClient(uri)
+    mlflow.set_tracking_uri(None)

@@ -26,14 +26,6 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(workdir):
-    uri = environment(workdir)["MLFLOW_TRACKING_URI"]
-    mlflow.set_tracking_uri(uri)
-    yield MlflowClient(uri)
-    mlflow.set_tracking_uri(None)
-
-
-@pytest.fixture(scope="module")
 def letters(workdir, client):
     """`main` on the folder `letters` (with bad rows) as it is: the pipeline run."""
     folder = build_folder(workdir / "scans" / "letters")

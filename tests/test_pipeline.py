@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from mlflow.tracking import MlflowClient
 
-from tests.processes import environment, mlflow_run, model_server, run
+from tests.processes import mlflow_run, model_server, run
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +26,6 @@ def workdir(tmp_path_factory):
     result = mlflow_run(path, "main", data_root=path / "data", **TINY)
     assert result.returncode == 0, result.stderr[-5000:]
     return path
-
-
-@pytest.fixture(scope="module")
-def client(workdir):
-    uri = environment(workdir)["MLFLOW_TRACKING_URI"]
-    mlflow.set_tracking_uri(uri)
-    yield MlflowClient(uri)
-    mlflow.set_tracking_uri(None)
 
 
 def runs_of(client, entry_point):
