@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow
 
 from hwr.data import datasets, labelled
-from hwr.pipeline.tracking import DATA_DIR_TAG, DATA_FAMILY_TAG, log_input, log_params_once, log_rejected
+from hwr.pipeline.tracking import DATA_DIR_TAG, DATA_FAMILY_TAG, log_input, log_params_once, log_rejected, word_list
 from steps._cli import check_source, recipe_options, resolve_recipe, source_options, step, step_run, user_errors
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ def main(dataset, url, data, sha256, data_root, fonts_dir, **options):
         if found.source_sha256:
             mlflow.set_tag("hwr.source_sha256", found.source_sha256)
         # The images stay where they are; the run records where, and the index's digest, as its input.
-        log_input(mlflow.data.from_pandas(found.index, source=str(found.data_dir), name=f"{dataset}-words"),
-                  context="download")
+        name = datasets.name_of(data) if dataset == "folder" else dataset
+        log_input(word_list(found.index, found.data_dir, f"{name}-words"), context="download")
         with tempfile.TemporaryDirectory() as tmp:
             found.index.to_csv(Path(tmp) / "words.csv", index=False)
             mlflow.log_artifact(str(Path(tmp) / "words.csv"))

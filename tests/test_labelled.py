@@ -48,7 +48,8 @@ def test_too_few_usable_rows_stop_with_the_reasons(folder):
     "content, message",
     [
         (b"image\ttext\nx.png\thello\n", r"labels.tsv:1: missing column\(s\) file"),
-        (b"file\ttext\nx.png\thello\ny.png\thello\textra\n", r"labels.tsv:3: 3 tab-separated field\(s\), the header has 2"),
+        (b"file\ttext\nx.png\thello\ny.png\thello\textra\n",
+         r"labels.tsv:3: 3 tab-separated field\(s\), the header has 2"),
         (b"file\ttext\nx.png\thello\ny.png\tcaf\xe9\n", r"labels.tsv:3: not UTF-8"),
         (b"file\ttext\tpath\nx.png\thello\tp\n", r"labels.tsv:1: column names must be unique and not id, path"),
     ],
@@ -119,7 +120,8 @@ def test_split_columns_are_known_before_the_download_when_they_can_be(tmp_path, 
     assert datasets.group_columns("folder", str(folder)) == ["page", "writer"]
     assert datasets.group_columns("iam", None) == ["form", "writer"]
     assert datasets.group_columns("folder", "https://example.org/letters.zip") is None  # known after the download
-    with pytest.raises(DataError, match="split_by=colour: the words have no column 'colour' to keep together; choose random, page, writer"):
+    with pytest.raises(DataError, match="split_by=colour: the words have no column 'colour' to keep together; "
+                                        "choose random, page, writer"):
         splits.check_split_by("colour", datasets.group_columns("folder", str(folder)))
 
 

@@ -289,7 +289,8 @@ def test_freeze_keeps_the_first_conv_blocks_of_init_model_and_trains_the_rest():
         transfer.copy_weights(source, charset, model, charset)
 
     x, texts = word_images(32), ["abc", "de", "ab", "cde"] * 8
-    recipe = Recipe(model="compact", epochs=1, batch_size=16, learning_rate=0.01, init_model="runs:/x/model", freeze=1)
+    recipe = Recipe(model="compact", epochs=1, batch_size=16, learning_rate=0.01, init_model="runs:/x/model",
+                    freeze=1)
     trained = training.train(x, texts, x[:8], texts[:8], charset, recipe, init=init).model
     for name in ("conv0", "bn0"):
         for kept, start in zip(trained.get_layer(name).get_weights(), source.get_layer(name).get_weights()):

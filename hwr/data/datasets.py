@@ -4,8 +4,8 @@ folder) and index its usable words."""
 from __future__ import annotations
 
 import contextlib
-import re
 import fcntl
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path

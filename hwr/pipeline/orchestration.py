@@ -18,7 +18,14 @@ from mlflow.tracking import MlflowClient
 
 from hwr.data import datasets
 from hwr.pipeline.executors import open_executor, run_training
-from hwr.pipeline.tracking import DATA_DIR_TAG, DATA_FAMILY_TAG, GIT_COMMIT_TAG, PARENT_TAG, find_finished_run, mark_orphans_killed
+from hwr.pipeline.tracking import (
+    DATA_DIR_TAG,
+    DATA_FAMILY_TAG,
+    GIT_COMMIT_TAG,
+    PARENT_TAG,
+    find_finished_run,
+    mark_orphans_killed,
+)
 from hwr.training.recipe import Recipe, as_param
 
 log = logging.getLogger(__name__)
@@ -62,8 +69,8 @@ class Pipeline:
 
 
 def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, data: str | None,
-                 sha256: str | None, data_root: str, fonts_dir: str | None, writers: str | None, model_name: str, executor: str,
-                 scheduler: str | None, max_workers: int) -> list[str]:
+                 sha256: str | None, data_root: str, fonts_dir: str | None, writers: str | None, model_name: str,
+                 executor: str, scheduler: str | None, max_workers: int) -> list[str]:
     """Every step of the pipeline in the active (parent) run. Returns the failures, one line per
     failed split (empty when all went well)."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,8 +26,8 @@ DATA_FAMILY_TAG = "hwr.data_family"
 SPLIT_TAG = "hwr.split"  # on a train run: its split
 MODEL_URI_TAG = "hwr.model_uri"  # on a train (or register) run: the model it logged
 TEST_DATASET = "test"  # the dataset name of a pipeline's shared test words, in every run scored on them
-ERROR_TAG = "hwr.error"
-REJECTED_ARTIFACT = "rejected.tsv"  # a labelled folder's rejected rows, on the run that read it  # why a step's run failed, for the pipeline's parent run to report
+ERROR_TAG = "hwr.error"  # why a step's run failed, for the pipeline's parent run to report
+REJECTED_ARTIFACT = "rejected.tsv"  # a labelled folder's rejected rows, on the run that read it
 
 
 def find_finished_run(
