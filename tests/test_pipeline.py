@@ -175,12 +175,17 @@ def labelled_folder(workdir, client, tmp_path, uppercase=False):
 
 def test_evaluate_entry_point_logs_metrics_and_predictions(workdir, client, tmp_path):
     folder = labelled_folder(workdir, client, tmp_path, uppercase=True)
+    with open(folder / "labels.tsv", "a") as labels:  # a row the evaluation leaves out, and says so
+        labels.write("images/missing.png\tGONE\n")
     result = mlflow_run(workdir, "evaluate", data=folder, case_sensitive="false")
     assert result.returncode == 0, result.stderr[-3000:]
     [evaluation] = runs_of(client, "evaluate")
     assert {"cer", "wer", "word_accuracy"} <= set(evaluation.data.metrics)
     table = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{evaluation.info.run_id}/predictions.csv"))
     assert len(table) == 12 and {"truth", "prediction", "confidence"} <= set(table.columns)
+    assert evaluation.data.metrics["rejected_missing_file"] == 1 and evaluation.data.metrics["words_usable"] == 12
+    rejected = mlflow.artifacts.load_text(f"runs:/{evaluation.info.run_id}/rejected.tsv")
+    assert "images/missing.png\tGONE\tmissing file" in rejected
 
 
 def test_evaluate_without_labels_is_a_clear_error(workdir, tmp_path):
