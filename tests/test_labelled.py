@@ -99,6 +99,7 @@ def test_model_names_keep_a_users_data_out_of_hwr_by_default(tmp_path):
     assert model_name_for(None, "folder", str(tmp_path / "gw-letters")) == "hwr-gw-letters"
     assert model_name_for(None, "folder", "https://example.org/scans/Letters.tar.gz") == "hwr-Letters"
     assert model_name_for("mine", "folder", str(tmp_path)) == "mine"
+    assert model_name_for(None, "folder", str(tmp_path / "My Scans (1794)")) == "hwr-My-Scans-1794"
 
 
 class _Version:

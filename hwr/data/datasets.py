@@ -154,9 +154,11 @@ def family(dataset: str, found: Dataset) -> str:
 
 
 def name_of(data: str) -> str:
-    """A short name for a user's data: its folder's or archive's name, without the archive's suffix."""
+    """A short name for a user's data: its folder's or archive's name, without the archive's suffix,
+    spaces and other characters a model URI would need quoted as hyphens."""
     name = Path(urlparse(data).path if is_remote(data) else local_path(data).resolve()).name
-    return re.sub(r"\.(zip|tar\.gz|tgz|tar)$", "", name, flags=re.IGNORECASE)
+    name = re.sub(r"\.(zip|tar\.gz|tgz|tar)$", "", name, flags=re.IGNORECASE)
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "data"
 
 
 def load(dataset: str, data_root: Path, samples: int, seed: int, url: str, sha256: str = "",
