@@ -6,6 +6,7 @@ import os
 import socket
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -118,7 +119,11 @@ def log_rejected(rejected, log, shown: int = 20) -> None:
 def word_list(frame, data_dir, name: str):
     """A word list (path, text, ...) as an MLflow dataset: its rows and digest, and the folder its
     images are in as its source."""
-    return mlflow.data.from_pandas(frame, source=str(data_dir), name=name)
+    with warnings.catch_warnings():
+        # MLflow registers its local-folder source for both "" and "file:" and warns that a path
+        # matches both; they are one and the same class of source.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        return mlflow.data.from_pandas(frame, source=str(data_dir), name=name)
 
 
 def log_input(dataset, context: str, attempts: int = 5) -> None:
