@@ -144,7 +144,7 @@ def group_columns(dataset: str, data: str | None) -> list[str] | None:
     if dataset != "folder":
         return ["form", "writer"]
     folder = local_path(data) if data and not is_remote(data) else None
-    return labelled.group_columns(folder) if folder and folder.is_dir() and labelled.has_labels(folder) else None
+    return labelled.group_columns(folder) if folder and folder.is_dir() else None
 
 
 def family(dataset: str, found: Dataset) -> str:

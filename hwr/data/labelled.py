@@ -63,10 +63,6 @@ class Checked:
                 + (f"; rejected {why}" if why else ""))
 
 
-def has_labels(folder: Path) -> bool:
-    return (folder / LABELS_FILE).is_file() or (folder / "words.txt").is_file()
-
-
 def read_labels(path: Path) -> pd.DataFrame:
     """labels.tsv as a frame: its header's columns plus `line` (the row's line number in the file)."""
     try:
@@ -103,13 +99,14 @@ def _decode(path: Path, number: int, line: bytes) -> str:
                         f"UTF-8") from None
 
 
-def group_columns(folder: Path) -> list[str]:
-    """The columns a split can keep together, from the folder's labels.tsv header (or IAM's form)."""
+def group_columns(folder: Path) -> list[str] | None:
+    """The columns a split can keep together, from the folder's labels.tsv header (or IAM's form
+    and writer); None when the folder holds neither."""
     if (folder / LABELS_FILE).is_file():
         with open(folder / LABELS_FILE, "rb") as handle:
             header = _decode(folder / LABELS_FILE, 1, handle.readline().rstrip(b"\n")).split("\t")
         return [c for c in header if c not in REQUIRED]
-    return ["form", "writer"]
+    return ["form", "writer"] if (folder / "words.txt").is_file() else None
 
 
 def read_folder(folder: Path) -> pd.DataFrame:
