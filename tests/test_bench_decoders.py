@@ -39,3 +39,26 @@ def test_the_sweep_reproduces_the_lexicon_and_hybrid_decoders():
     assert row["hybrid"][1e6] == row["lexicon"]
     assert row["hybrid"][0.0]["cer"] < row["lexicon"]["cer"]
     assert row["covers"] == sum(t in lexicon for t in truths) / len(truths)
+
+
+def test_own_words_join_the_lexicon_as_often_as_they_occur():
+    from hwr.decoding.lexicon import MixedLexicon, own_words
+
+    charset = Charset.from_texts(["abcdefghijklmnopqrstuvwxyzR.,"])
+    general = default_lexicon(charset, SIZE)
+    own = own_words({"Regiment.": 3, "the": 1, "Zeta": 2}, charset)  # Z cannot be written: dropped
+    assert "Zeta" not in own and "Regiment." not in general
+    mixed = MixedLexicon(general, own, 0.5)
+    assert "Regiment." in mixed and "house" in mixed and mixed.is_prefix("Regim")
+    assert mixed.word_prior("Regiment.") == 0.5 * 3 / 4
+    assert mixed.word_prior("the") == 0.5 * general.word_prior("the") + 0.5 * 1 / 4
+    assert abs(mixed.prefix_prior("") - 1.0) < 1e-9
+    truths = ["Regiment.", "the", "house"]
+    probs = noisy_readings(charset, truths, frames=24)
+    rows = sweep(probs, truths, charset, sizes=[SIZE], weights=[0.75], penalties=[1e6], own=own,
+                 own_weights=[0.0, 0.5])
+    alone, with_own = rows
+    assert (alone["own_weight"], with_own["own_weight"]) == (0.0, 0.5)
+    assert alone["covers"] == 2 / 3 and with_own["covers"] == 1.0
+    words = [d.text for d in lexicon_decode(probs, charset, mixed, 50, prior_weight=0.75)]
+    assert with_own["lexicon"]["cer"] == metrics.cer(truths, words) < alone["lexicon"]["cer"]

@@ -102,6 +102,49 @@ class Lexicon:
         return float(self._cumulative[i + 1] - self._cumulative[i]) if found else 0.0
 
 
+class MixedLexicon:
+    """Two lexicons read as one: a word is in it when it is in either, and its prior is the
+    interpolation (1 - weight) * P_general(word) + weight * P_own(word). Used to add the words of
+    a user's own transcriptions, as often as they occur there, to the general English lexicon:
+    an archive's names, old spellings and words with punctuation attached ("Regiment.") become
+    words the lexicon decoders may return. Prefix priors interpolate the same way, so the beam
+    search's telescoping of lookaheads still ends at the word's interpolated prior."""
+
+    def __init__(self, general: Lexicon, own: Lexicon, weight: float):
+        if not general.has_prior or not own.has_prior:
+            raise ValueError("a mixed lexicon needs word frequencies in both lexicons")
+        if not 0 < weight < 1:
+            raise ValueError(f"the own words' weight must lie between 0 and 1, got {weight}")
+        self.general, self.own, self.weight = general, own, weight
+
+    def __len__(self) -> int:
+        return len(self.general) + sum(word not in self.general for word in self.own.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.own or word in self.general
+
+    def is_prefix(self, prefix: str) -> bool:
+        return self.own.is_prefix(prefix) or self.general.is_prefix(prefix)
+
+    has_prior = True
+
+    def prefix_prior(self, prefix: str) -> float:
+        return (1 - self.weight) * self.general.prefix_prior(prefix) + self.weight * self.own.prefix_prior(prefix)
+
+    def word_prior(self, word: str) -> float:
+        return (1 - self.weight) * self.general.word_prior(word) + self.weight * self.own.word_prior(word)
+
+
+def own_words(counts: Mapping[str, int], charset: Charset) -> Lexicon:
+    """A lexicon of a collection's own words, taken as transcribed (no case variants: a name is
+    written as it is), each as often as it occurs; words the model cannot write are dropped."""
+    allowed = set(charset.chars)
+    kept = {word: float(count) for word, count in counts.items() if word and count > 0 and set(word) <= allowed}
+    if not kept:
+        raise ValueError("none of the own words is written only with the model's characters")
+    return Lexicon(kept, kept)
+
+
 def word_tokens(word: str) -> set[str]:
     """The word and what IAM would label it as: "don't" adds "don" and "'t", "p.m" adds "p.m."."""
     tokens = {word}
