@@ -68,8 +68,9 @@ def _floats(text: str) -> list[float]:
 @click.option("--sizes", default="50000,100000,200000", show_default=True)
 @click.option("--weights", default="0.5,0.75,1.0", show_default=True)
 @click.option("--penalties", default="14,18,22,26", show_default=True)
-@click.option("--own-words", type=click.Path(exists=True, file_okay=False),
-              help="A labelled folder whose transcriptions are mixed into the lexicon (the training words).")
+@click.option("--own-words", type=click.Path(exists=True),
+              help="The training words to mix into the lexicon: a labelled folder, or a prepare run's "
+                   "split-K/train.csv.")
 @click.option("--own-weights", default="0,0.25,0.5", show_default=True,
               help="With --own-words: the own words' shares of the lexicon's prior.")
 def main(model_uri, data, file_list, sizes, weights, penalties, own_words, own_weights):
@@ -78,6 +79,7 @@ def main(model_uri, data, file_list, sizes, weights, penalties, own_words, own_w
     quiet_tensorflow()
     import mlflow
     import numpy as np
+    import pandas as pd
 
     from collections import Counter
 
@@ -96,7 +98,9 @@ def main(model_uri, data, file_list, sizes, weights, penalties, own_words, own_w
     baseline = (own.lexicon_size, own.prior_weight, own.penalty)
     own = None
     if own_words:
-        counts = Counter(labelled_folder.load(Path(own_words)).words["text"])
+        texts = (pd.read_csv(own_words, keep_default_na=False)["text"] if Path(own_words).is_file()
+                 else labelled_folder.load(Path(own_words)).words["text"])
+        counts = Counter(texts)
         own = lexicon.own_words(counts, recognizer.charset)
     rows = sweep(probs, truths, recognizer.charset, sorted({baseline[0], *map(int, _floats(sizes))}),
                  sorted({baseline[1], *_floats(weights)}), sorted({baseline[2], *_floats(penalties)}),

@@ -120,3 +120,18 @@ def test_a_user_word_list_with_no_usable_word_is_refused(tmp_path):
     path.write_text("café\n\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no word written only with the model's characters"):
         from_file(path, IAM)
+
+
+def test_own_words_travel_with_the_model_and_add_up_over_an_ensemble(tmp_path):
+    from hwr.decoding.own_words import OwnWords
+
+    own = OwnWords.of(["Regiment.", "the", "Regiment."], 0.5)
+    own.save(tmp_path / "own_words.json")
+    assert OwnWords.load(tmp_path / "own_words.json") == own == OwnWords({"Regiment.": 2, "the": 1}, 0.5)
+    merged = OwnWords.merged([own, OwnWords.of(["the", "£1000"], 0.5)])
+    assert merged.counts == {"Regiment.": 2, "the": 2, "£1000": 1}
+    lexicon = merged.lexicon(Charset.from_texts([string.ascii_letters + ".£0123456789"]), 2000)
+    assert "£1000" in lexicon and "Regiment." in lexicon and "house" in lexicon
+    (tmp_path / "bad.json").write_text('{"weight": 2, "counts": {}}')
+    with pytest.raises(ValueError, match="own_words artifact .*bad.json is unreadable"):
+        OwnWords.load(tmp_path / "bad.json")

@@ -99,13 +99,14 @@ def test_fine_tuning_from_a_zip_over_http_with_another_alphabet_leaves_champions
     general = mlflow.register_model(f"models:/hwr-letters/{letters_version.version}", "hwr")
     client.set_registered_model_alias("hwr", "champion", general.version)
     # More pages, with letters the first model never saw (Q, Z, q), zipped and served over HTTP.
-    more = build_folder(workdir / "scans" / "more-letters", pages=3, bad=False, words=WORDS + ["Quebec", "Zeal"])
+    more = build_folder(workdir / "scans" / "more-letters", pages=3, bad=False,
+                        words=WORDS + ["Quebec", "Zeal", "Vernon,"])
     (workdir / "www").mkdir()
     archive = zip_folder(more, workdir / "www" / "more-letters.zip")
     with serve_folder(workdir / "www") as (url, seen):
         result = mlflow_run(workdir, "main", dataset="folder", data=f"{url}/more-letters.zip",
                             sha256=sha256_of(archive), data_root=workdir / "data", model_name="hwr",
-                            init_model="models:/hwr-letters@champion", **TINY)
+                            init_model="models:/hwr-letters@champion", own_words=0.5, **TINY)
     assert result.returncode == 0, result.stderr[-5000:]
     assert seen[0][0] == "/more-letters.zip"
     [parent] = [r for r in client.search_runs(["0"], "tags.`mlflow.project.entryPoint` = 'main'")
@@ -121,6 +122,13 @@ def test_fine_tuning_from_a_zip_over_http_with_another_alphabet_leaves_champions
     assert new.tags["challenger"] == "true" and "learnt from general" in new.tags["hwr.held_back"]
     assert client.get_model_version_by_alias("hwr-letters", "champion").version == letters_version.version
     assert len(client.search_model_versions("name = 'hwr-letters'")) == 1
+    # own_words=0.5: the words it trained on, as transcribed, are words its lexicon decoders may return.
+    assert train.data.metrics["own_words"] > 0
+    lexicon = mlflow.pyfunc.load_model(f"models:/hwr/{new.version}").unwrap_python_model().recognizer.lexicon
+    trained = set(pd.read_csv(mlflow.artifacts.download_artifacts(
+        f"runs:/{prepare.info.run_id}/splits/split-0/train.csv"), keep_default_na=False)["text"])
+    assert trained and all(word in lexicon for word in trained)
+    assert ("Vernon," in lexicon) == ("Vernon," in trained) and "Vernon," not in lexicon.general
 
 
 @pytest.mark.parametrize(

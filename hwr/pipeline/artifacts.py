@@ -9,6 +9,7 @@ import pandas as pd
 
 from hwr.data.charset import Charset
 from hwr.data.splits import CHARSET_ARTIFACT, SPLITS_ARTIFACT, PreparedSplit, read_list, read_split
+from hwr.decoding.own_words import OwnWords
 from hwr.errors import DataError
 
 
@@ -40,6 +41,12 @@ def fetch_test_list(splits_uri: str) -> pd.DataFrame:
 
 def load_logged_model(model_uri: str, what: str = "init_model"):
     """(keras model, charset) of an hwr model logged to MLflow (models:/…, runs:/…/model, or a local folder)."""
+    model, charset, _ = load_logged_model_and_words(model_uri, what)
+    return model, charset
+
+
+def load_logged_model_and_words(model_uri: str, what: str = "init_model"):
+    """(keras model, charset, own words or None) of an hwr model logged to MLflow."""
     import keras
 
     local = fetch_artifact(model_uri, what)
@@ -47,4 +54,6 @@ def load_logged_model(model_uri: str, what: str = "init_model"):
     charsets = list(local.rglob("charset.json"))
     if not keras_files or not charsets:
         raise DataError(f"{what} {model_uri} is not an hwr model (no .keras file and charset.json in it)")
-    return keras.saving.load_model(keras_files[0], compile=False), Charset.load(charsets[0])
+    own = next(local.rglob("own_words.json"), None)
+    return (keras.saving.load_model(keras_files[0], compile=False), Charset.load(charsets[0]),
+            OwnWords.load(own) if own else None)

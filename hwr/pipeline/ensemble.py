@@ -12,7 +12,8 @@ from hwr.data.charset import Charset
 from hwr.errors import HwrError
 from hwr.model.ensemble import build_ensemble
 from hwr.model.variants import frames_for_width
-from hwr.pipeline.artifacts import fetch_split, load_logged_model
+from hwr.decoding.own_words import OwnWords
+from hwr.pipeline.artifacts import fetch_split, load_logged_model_and_words
 from hwr.pipeline.tracking import MODEL_URI_TAG, SPLIT_TAG, TEST_DATASET, log_input, word_list
 from hwr.pipeline.training_run import ScoredModel, log_scored_model
 from hwr.training import words
@@ -21,14 +22,16 @@ log = logging.getLogger(__name__)
 MEMBERS_TAG = "hwr.ensemble_members"
 
 
-def load_members(model_uris: list[str]) -> tuple[list, Charset]:
-    """The Keras models behind logged hwr models, and the alphabet they share."""
-    loaded = [load_logged_model(uri, "ensemble member") for uri in model_uris]
-    charsets = {tuple(charset.chars) for _, charset in loaded}
+def load_members(model_uris: list[str]) -> tuple[list, Charset, OwnWords | None]:
+    """The Keras models behind logged hwr models, the alphabet they share, and the training words
+    their lexicons knew, added up (None when none did)."""
+    loaded = [load_logged_model_and_words(uri, "ensemble member") for uri in model_uris]
+    charsets = {tuple(charset.chars) for _, charset, _ in loaded}
     if len(charsets) > 1:
         raise HwrError(f"the models {', '.join(model_uris)} were trained on different alphabets: "
                        f"they cannot be averaged")
-    return [model for model, _ in loaded], loaded[0][1]
+    own = [words for _, _, words in loaded if words is not None]
+    return [model for model, _, _ in loaded], loaded[0][1], OwnWords.merged(own) if own else None
 
 
 # Fewer words than this held out by every member, and the ensemble calibrates on all their
@@ -60,7 +63,7 @@ def log_ensemble(children: list, splits_uri: str, test: pd.DataFrame, data_dir: 
     scored on the prepare run's `test` words (path, text) with every decoder."""
     members = [run.info.run_id for run in children]
     log.info(f"ensemble of {len(members)} models: {', '.join(members)}")
-    models, charset = load_members([run.data.tags[MODEL_URI_TAG] for run in children])
+    models, charset, own = load_members([run.data.tags[MODEL_URI_TAG] for run in children])
     model = build_ensemble(models)
     width = model.input_shape[2]
     splits = [int(run.data.tags.get(SPLIT_TAG, 0)) for run in children]
@@ -73,7 +76,7 @@ def log_ensemble(children: list, splits_uri: str, test: pd.DataFrame, data_dir: 
     log_input(test_data, context="testing")
     scored = log_scored_model(model, charset, words.load_images(data_dir, val, width), list(val["text"]),
                               words.load_images(data_dir, test, width), list(test["text"]),
-                              data_dir / test["path"].iloc[0], test_data)
+                              data_dir / test["path"].iloc[0], test_data, own)
     log.info("ensemble on the test words: " + ", ".join(
         f"{decoder} CER {scored.scores['test_cer' if decoder == 'greedy' else f'test_{decoder}_cer']:.4f}"
         for decoder in scored.readings))

@@ -18,6 +18,7 @@ from hwr.data.charset import Charset
 from hwr.data.splits import CHARSET_ARTIFACT
 from hwr.decoding.calibration import fit as fit_calibration
 from hwr.decoding.decode import DecoderSettings
+from hwr.decoding.own_words import OwnWords
 from hwr.decoding.recognizer import Recognizer
 from hwr.errors import DataError
 from hwr.evaluation import plots
@@ -41,22 +42,24 @@ class ScoredModel:
 
 
 def log_scored_model(model, charset: Charset, x_val: np.ndarray, val_texts: list[str], x_test: np.ndarray,
-                     test_texts: list[str], example_image: Path, test_data) -> ScoredModel:
+                     test_texts: list[str], example_image: Path, test_data, own: OwnWords | None = None) -> ScoredModel:
     """Calibrate every decoder's confidence on the validation words, score every decoder on the
     test words, and log the model as the hwr pyfunc in the active run, with today's decoder
     settings (which the model keeps, and the run shows beside its scores). The scores are linked
-    to the logged model and to `test_data`, the test words as an MLflow dataset."""
+    to the logged model and to `test_data`, the test words as an MLflow dataset. With `own`, the
+    lexicon decoders know the training words too, here and where the model is served."""
     settings = DecoderSettings()
     mlflow.log_params({f"decoder_{name}": value for name, value in settings.to_dict().items()})
-    recognizer = Recognizer(model, charset, settings=settings)
-    calibration = fit_calibration(recognizer.logits(x_val), val_texts, charset, settings=settings)
+    lexicon = own.lexicon(charset, settings.lexicon_size) if own else None
+    recognizer = Recognizer(model, charset, settings=settings, lexicon=lexicon)
+    calibration = fit_calibration(recognizer.logits(x_val), val_texts, charset, settings=settings, lexicon=lexicon)
     recognizer.calibration = calibration
     for decoder, entry in calibration["decoders"].items():
         mlflow.log_metrics({f"val_{decoder}_ece": entry["ece"],
                             f"val_{decoder}_ece_uncalibrated": entry["ece_uncalibrated"]})
     scores, readings = score_decoders(recognizer, x_test, test_texts)
     info = packaging.log_model(model, charset, images.encode_png_base64(example_image), calibration=calibration,
-                               settings=settings)
+                               settings=settings, own_words=own)
     mlflow.log_metrics(scores, model_id=info.model_id, dataset=test_data)
     mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
     return ScoredModel(info, scores, readings)
@@ -105,8 +108,11 @@ def train_split(splits_uri: str, data_dir: Path, split: int, recipe: Recipe, mix
     mlflow.log_metrics({"best_val_cer": result.best.val_cer, "best_epoch": result.best_epoch})
 
     truths = list(test_list["text"])
+    own = OwnWords.of(train_ok["text"], recipe.own_words) if recipe.own_words else None
+    if own:
+        mlflow.log_metric("own_words", len(own.counts))
     scored = log_scored_model(result.model, charset, x_val, list(val_ok["text"]), x_test, truths,
-                              data_dir / test_list["path"].iloc[0], test_data)
+                              data_dir / test_list["path"].iloc[0], test_data, own)
     for figure in plots.training_figures(result.history, x_test, truths, scored.readings["greedy"], tmp):
         mlflow.log_artifact(str(figure), artifact_path="plots")
     charset.save(tmp / CHARSET_ARTIFACT)

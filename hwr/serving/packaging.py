@@ -15,7 +15,8 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 import hwr
 from hwr.data.charset import Charset
 from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, DecoderSettings
-from hwr.serving.pyfunc import INPUT_COLUMN, SETTINGS_ARTIFACT, HwrModel
+from hwr.decoding.own_words import OwnWords
+from hwr.serving.pyfunc import INPUT_COLUMN, OWN_WORDS_ARTIFACT, SETTINGS_ARTIFACT, HwrModel
 
 # What a served model imports; versions are the ones installed here, so a rebuilt environment
 # (mlflow models serve with conda/virtualenv, build-docker) matches the one that trained it.
@@ -39,11 +40,13 @@ def log_model(
     name: str = "model",
     calibration: dict | None = None,
     settings: DecoderSettings = DecoderSettings(),
+    own_words: OwnWords | None = None,
 ):
     """Log the pyfunc model in the active run; returns MLflow's ModelInfo.
 
     `calibration` (hwr.decoding.calibration.fit's dict) travels as a JSON artifact the served model applies;
-    so do the decoder `settings` it was fitted with, which the served model decodes with.
+    so do the decoder `settings` it was fitted with, which the served model decodes with, and the
+    training words its lexicon decoders know (`own_words`), when there are any.
     """
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = {"keras_model": str(Path(tmp) / "model.keras"), "charset": str(Path(tmp) / "charset.json"),
@@ -51,6 +54,9 @@ def log_model(
         keras_model.save(artifacts["keras_model"])
         charset.save(artifacts["charset"])
         Path(artifacts[SETTINGS_ARTIFACT]).write_text(json.dumps(settings.to_dict(), indent=1), encoding="utf-8")
+        if own_words is not None:
+            artifacts[OWN_WORDS_ARTIFACT] = str(Path(tmp) / "own_words.json")
+            own_words.save(Path(artifacts[OWN_WORDS_ARTIFACT]))
         if calibration is not None:
             artifacts["calibration"] = str(Path(tmp) / "calibration.json")
             Path(artifacts["calibration"]).write_text(json.dumps(calibration, indent=1), encoding="utf-8")

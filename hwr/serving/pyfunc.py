@@ -19,6 +19,7 @@ from hwr.errors import InvalidImageError
 
 INPUT_COLUMN = "image"
 SETTINGS_ARTIFACT = "decoder_settings"  # the lexicon and hybrid decoders' constants the model was calibrated with
+OWN_WORDS_ARTIFACT = "own_words"  # the training words its lexicon decoders know (recipe option own_words)
 MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
 
 
@@ -85,6 +86,7 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         import keras
 
         from hwr.data.charset import Charset
+        from hwr.decoding.own_words import OwnWords
         from hwr.decoding.recognizer import Recognizer
         from hwr.model.variants import unroll_recurrent_layers
 
@@ -93,8 +95,11 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         # Models logged before calibration existed have no such artifact.
         calibration_path = context.artifacts.get("calibration")
         calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
-        self.recognizer = Recognizer(model, Charset.load(context.artifacts["charset"]), calibration=calibration,
-                                     settings=load_settings(context.artifacts.get(SETTINGS_ARTIFACT)))
+        charset = Charset.load(context.artifacts["charset"])
+        settings = load_settings(context.artifacts.get(SETTINGS_ARTIFACT))
+        own_path = context.artifacts.get(OWN_WORDS_ARTIFACT)
+        lexicon = OwnWords.load(own_path).lexicon(charset, settings.lexicon_size) if own_path else None
+        self.recognizer = Recognizer(model, charset, calibration=calibration, settings=settings, lexicon=lexicon)
         # Trace the graph and build the lexicon now, so the first request pays for neither.
         logits = self.recognizer.logits(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
         self.recognizer.recognize_logits(logits, decoder="lexicon")

@@ -124,6 +124,9 @@ class Recipe:
                           click.FloatRange(0, 1))
     mix_synthetic: float = option(0.0, "Share of each training batch drawn from a synthetic set of `samples` "
                                   "words (dataset=iam or folder); 0 = off.", UNIT)
+    own_words: float = option(0.0, "Mix the training words into the lexicon and hybrid decoders' lexicon, with this "
+                              "share of its word prior (names, old spellings, punctuation attached); 0 = general "
+                              "English only.", UNIT)
 
     def __post_init__(self):
         for f in fields(self):
