@@ -128,3 +128,9 @@ def test_each_step_takes_the_fields_meant_for_it():
     assert {f.name for f in fields_for("register")} == {"ensemble"}
     assert {f.name for f in fields_for("main")} == set(FIELDS)
     assert all(f.metadata["help"] for f in FIELDS.values())
+
+
+def test_the_finetune_preset_starts_from_the_champion_and_knows_your_words():
+    finetune = Recipe.load(PRESETS_DIR / "finetune.yaml")
+    assert (finetune.init_model, finetune.model, finetune.own_words) == ("models:/hwr@champion", "crnn", 0.5)
+    assert (finetune.learning_rate, finetune.max_minutes, finetune.split_by) == (0.002, 30, "random")
