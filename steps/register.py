@@ -11,7 +11,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from hwr.data.datasets import GENERAL
-from hwr.pipeline.registry import DEFAULT_MODEL_NAME, register_pipeline
+from hwr.pipeline.registry import DEFAULT_MODEL_NAME, MIN_GAIN, Z_ONE_SIDED_5_PERCENT, register_pipeline
 from hwr.pipeline.tracking import log_params_once
 from steps._cli import model_name_option, recipe_options, resolve_recipe, step, step_run, user_errors
 
@@ -40,14 +40,22 @@ def main(parent_run_id, splits_uri, data_dir, model_name, dataset, data_family, 
                                     model_name, dataset, ensemble, data_family)
         mlflow.log_metrics({"candidate_test_cer": outcome.candidate_cer, "registered_version": int(outcome.version)})
         mlflow.set_tags({"hwr.registered_version": outcome.version, "hwr.promoted": str(outcome.promoted)})
-        if outcome.champion_cer is not None:
-            mlflow.log_metric("champion_test_cer", outcome.champion_cer)
+        compared = outcome.comparison
+        if compared:
+            mlflow.log_metrics({"champion_test_cer": compared.champion_cer, "cer_gain": compared.gain,
+                                "cer_gain_standard_error": compared.standard_error})
         if outcome.promoted:
             verdict = f"is now {model_name}@champion"
+            if compared:
+                verdict += f" (CER {compared.gain:.4f} lower than the champion's, standard error {compared.standard_error:.4f})"
         elif outcome.held_back:
             verdict = f"tagged challenger, the alias left alone: {outcome.held_back}"
+        elif compared:
+            verdict = (f"tagged challenger: CER {compared.candidate_cer:.4f} against the champion's "
+                       f"{compared.champion_cer:.4f}, a gain below the promotion rule's "
+                       f"max({MIN_GAIN}, {Z_ONE_SIDED_5_PERCENT} x standard error {compared.standard_error:.4f})")
         else:
-            verdict = f"tagged challenger (champion keeps CER {outcome.champion_cer:.4f})"
+            verdict = "tagged challenger: the alias kept moving while it was compared"
         log.info(f"model registered: {model_name} version {outcome.version} from run {outcome.run_id}, "
                  f"test CER {outcome.candidate_cer:.4f}, {verdict}")
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import ErrorCode, RESOURCE_DOES_NOT_EXIST
 from mlflow.tracking import MlflowClient
+from rapidfuzz.distance import Levenshtein
 
 from hwr.data import datasets
 from hwr.errors import HwrError
-from hwr.evaluation import scoring
+from hwr.evaluation import metrics, scoring
 from hwr.pipeline.artifacts import fetch_test_list
 from hwr.pipeline.ensemble import log_ensemble
 from hwr.pipeline.tracking import DATA_FAMILY_TAG, MODEL_URI_TAG, SPLIT_TAG, child_runs
@@ -24,6 +28,13 @@ CHAMPION = "champion"
 CHALLENGER_TAG = "challenger"
 HELD_BACK_TAG = "hwr.held_back"  # on a version: why it did not compete for the champion alias
 DEFAULT_MODEL_NAME = "hwr"
+# A candidate replaces the champion only when it reads the same test words better by more than
+# chance: a one-sided paired z-test at 5 % on the per-word edit differences, and at least
+# MIN_GAIN of CER, so that two equal models do not swap the alias back and forth on noise.
+Z_ONE_SIDED_5_PERCENT = 1.645
+MIN_GAIN = 0.001
+# How often the alias is re-read and the comparison redone when another register moved it meanwhile.
+ALIAS_RETRIES = 3
 
 
 def model_name_for(model_name: str | None, dataset: str, data: str | None) -> str:
@@ -42,7 +53,7 @@ class Outcome:
     run_id: str
     promoted: bool
     candidate_cer: float
-    champion_cer: float | None  # None when there was no champion, or it was not compared
+    comparison: Comparison | None  # None when there was no champion, or it was not compared
     held_back: str | None = None  # why it did not compete: its champion learnt from other data
 
 
@@ -63,19 +74,65 @@ def best_child(client: MlflowClient, parent_run_id: str):
 
 
 def current_champion(client: MlflowClient, name: str):
+    """The version `name`@champion points at, or None when the model or the alias does not exist.
+    Anything else (a server that answers 403 or 500, a timeout) raises: promoting a candidate
+    unchecked because the registry could not be read would be worse than stopping."""
     try:
-        return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise _unreadable(name, exc) from exc
+    version = model.aliases.get(CHAMPION)
+    if version is None:
         return None
+    try:
+        return client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise _unreadable(name, exc) from exc
 
 
-def _cer_on(model_uri: str, labelled: pd.DataFrame) -> float:
-    scores, _ = scoring.evaluate(mlflow.pyfunc.load_model(model_uri), labelled)
-    return scores["cer"]
+def _unreadable(name: str, exc: MlflowException) -> HwrError:
+    return HwrError(f"cannot read {name}@{CHAMPION} from the model registry ({exc.error_code}: {exc.message}); "
+                    f"the alias was left as it was. Check the tracking server and your credentials, then run "
+                    f"register again.")
 
 
-def _champion_cer(client: MlflowClient, name: str, champion, labelled_test: pd.DataFrame) -> float:
-    """The champion's CER on the candidate's test images; refuses a champion that is gone."""
+@dataclass(frozen=True)
+class Comparison:
+    """The candidate's and the champion's greedy CER on the same test words, and the standard
+    error of their difference (paired word by word)."""
+    candidate_cer: float
+    champion_cer: float
+    standard_error: float
+
+    @property
+    def gain(self) -> float:
+        return self.champion_cer - self.candidate_cer
+
+    @property
+    def wins(self) -> bool:
+        return self.gain >= max(MIN_GAIN, Z_ONE_SIDED_5_PERCENT * self.standard_error)
+
+
+def compare(truths: list[str], candidate: list[str], champion: list[str]) -> Comparison:
+    """Paired: each word's edits by the candidate minus the champion's; CER is total edits over
+    total characters, so its difference's standard error is sqrt(n * var(d)) / characters."""
+    characters = max(1, sum(len(t) for t in truths))
+    ours = np.array([Levenshtein.distance(t, p) for t, p in zip(truths, candidate)], dtype=float)
+    theirs = np.array([Levenshtein.distance(t, p) for t, p in zip(truths, champion)], dtype=float)
+    spread = math.sqrt(len(ours) * np.var(ours - theirs, ddof=1)) / characters if len(ours) > 1 else math.inf
+    return Comparison(float(ours.sum() / characters), float(theirs.sum() / characters), spread)
+
+
+def _read(model_uri: str, labelled: pd.DataFrame) -> list[str]:
+    """Greedy readings of the labelled images by the model at `model_uri`."""
+    _, table = scoring.evaluate(mlflow.pyfunc.load_model(model_uri), labelled)
+    return list(table["prediction"])
+
+
+def _champion_reads(client: MlflowClient, name: str, champion, labelled_test: pd.DataFrame) -> list[str]:
+    """The champion's readings of the candidate's test images; refuses a champion that is gone."""
     try:
         lifecycle = client.get_run(champion.run_id).info.lifecycle_stage if champion.run_id else "active"
     except MlflowException:
@@ -83,7 +140,7 @@ def _champion_cer(client: MlflowClient, name: str, champion, labelled_test: pd.D
     problem = f"its source run {champion.run_id} was deleted" if lifecycle == "deleted" else None
     if problem is None:
         try:
-            return _cer_on(f"models:/{name}/{champion.version}", labelled_test)
+            return _read(f"models:/{name}/{champion.version}", labelled_test)
         except Exception as exc:  # any load or predict failure means it cannot be compared
             problem = f"it cannot be loaded ({type(exc).__name__}: {exc})"
     raise HwrError(
@@ -124,29 +181,47 @@ def held_back(name: str, champion, family: str) -> str | None:
 
 
 def register_candidate(client: MlflowClient, model_uri: str, source_run_id: str, labelled_test: pd.DataFrame,
-                       name: str, tags: dict[str, str], description: str, candidate_cer: float | None = None,
+                       name: str, tags: dict[str, str], description: str, candidate_texts: list[str] | None = None,
                        family: str = datasets.GENERAL) -> Outcome:
     """Register the logged model at `model_uri` as a new version of `name`, champion only if it reads
-    `labelled_test` better than the current champion does and learnt from the same data family;
-    else it is tagged challenger. `candidate_cer`: its greedy CER on `labelled_test` when the
-    caller has just measured it."""
+    `labelled_test` better than the current champion does, beyond noise (`Comparison.wins`), and
+    learnt from the same data family; else it is tagged challenger. `candidate_texts`: its greedy
+    readings of `labelled_test` when the caller has just made them."""
     champion = current_champion(client, name)
     reason = held_back(name, champion, family) if champion else None
-    # The champion is checked before anything is registered, so a failure changes nothing.
-    champion_cer = _champion_cer(client, name, champion, labelled_test) if champion and not reason else None
+    # The champion is read before anything is registered, so a failure changes nothing.
+    champion_texts = _champion_reads(client, name, champion, labelled_test) if champion and not reason else None
     version = mlflow.register_model(model_uri, name, tags={**tags, DATA_FAMILY_TAG: family}).version
     client.update_model_version(name, version, description=description)
-    if candidate_cer is None:
-        candidate_cer = _cer_on(f"models:/{name}/{version}", labelled_test)
-    client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
-    promoted = reason is None and (champion_cer is None or candidate_cer < champion_cer)
-    if promoted:
-        client.set_registered_model_alias(name, CHAMPION, version)
+    if candidate_texts is None:
+        candidate_texts = _read(f"models:/{name}/{version}", labelled_test)
+    truths = list(labelled_test["text"])
+    comparison, promoted = None, False
+    for _ in range(ALIAS_RETRIES):
+        if reason:
+            break
+        comparison = compare(truths, candidate_texts, champion_texts) if champion else None
+        if comparison and not comparison.wins:
+            break
+        # Re-read just before moving it: another register may have promoted a version meanwhile.
+        now = current_champion(client, name)
+        if (now and now.version) == (champion and champion.version):
+            client.set_registered_model_alias(name, CHAMPION, version)
+            promoted = True
+            break
+        champion = now
+        reason = held_back(name, champion, family) if champion else None
+        champion_texts = _champion_reads(client, name, champion, labelled_test) if champion and not reason else None
     else:
+        log.warning(f"{name}@{CHAMPION} moved {ALIAS_RETRIES} times while version {version} was compared with it: "
+                    f"left as it is, version {version} tagged challenger")
+    candidate_cer = comparison.candidate_cer if comparison else metrics.cer(truths, candidate_texts)
+    client.set_model_version_tag(name, version, "eval_cer", f"{candidate_cer:.4f}")
+    if not promoted:
         client.set_model_version_tag(name, version, CHALLENGER_TAG, "true")
     if reason:
         client.set_model_version_tag(name, version, HELD_BACK_TAG, reason)
-    return Outcome(str(version), source_run_id, promoted, candidate_cer, champion_cer, reason)
+    return Outcome(str(version), source_run_id, promoted, candidate_cer, comparison, reason)
 
 
 def test_images(test: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
@@ -174,6 +249,6 @@ def register_pipeline(client: MlflowClient, run_id: str, parent_run_id: str, spl
     description = (f"Ensemble of the {len(members)} models trained by pipeline run {parent_run_id} on "
                    f"{dataset or 'unknown data'} (runs {', '.join(members)}), their per-frame log-probabilities "
                    f"averaged: test CER {s['test_cer']:.4f} greedy, {s['test_hybrid_cer']:.4f} hybrid.")
-    # Its greedy CER on these test words is measured: the registry need not read them again.
+    # Its greedy readings of these test words are made: the registry need not read them again.
     return register_candidate(client, scored.info.model_uri, run_id, labelled_test, name, tags, description,
-                              candidate_cer=s["test_cer"], family=family)
+                              candidate_texts=scored.readings["greedy"], family=family)
