@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 @click.option("--executor", type=click.Choice(EXECUTORS), default="threads",
               help="Where split trainings run: threads here, or a Dask cluster.")
 @click.option("--scheduler", default="none", callback=no_value,
-              help="The Dask scheduler (executor=dask): tcp://HOST:PORT.")
+              help="The Dask scheduler (executor=dask): tcp://HOST:PORT, or tls://HOST:PORT (docs/team.md).")
 @click.option("--max-workers", type=click.IntRange(min=0), default=0, help="Parallel trainings; 0 = one per split.")
 @recipe_options("main")
 @user_errors

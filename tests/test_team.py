@@ -16,16 +16,21 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from tests.processes import PROJECT_DIR, free_port, mlflow_run, model_server
+from tests.processes import PROJECT_DIR, environment, free_port, mlflow_run, model_server
 
 pytestmark = pytest.mark.slow
 
 PARAMS = {"samples": 300, "epochs": 2, "splits": 3, "batch_size": 32}
 
 
+USERS = {"carol": ["--can-promote"], "dave": [], "rita": ["--read-only"]}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """scripts/tracking-server.sh on fresh ports: PostgreSQL + mlflow server with proxied artifacts."""
+    """scripts/tracking-server.sh on fresh ports: PostgreSQL + mlflow server with basic auth and
+    proxied artifacts, with a user who may promote (carol), one who may log runs (dave) and one
+    who may only read (rita)."""
     workdir = tmp_path_factory.mktemp("team")
     pg_port = free_port()
     env = {**os.environ, "HWR_SERVER_DIR": str(workdir / "server"), "HWR_PG_PORT": str(pg_port),
@@ -34,9 +39,42 @@ def server(tmp_path_factory):
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
     try:
         assert started.returncode == 0, started.stderr
+        for name, flags in USERS.items():
+            added = subprocess.run([script, "add-user", name, *flags], env=env, capture_output=True, text=True,
+                                   timeout=120)
+            assert added.returncode == 0, added.stderr
         yield workdir, started.stdout.strip().splitlines()[-1], pg_port
     finally:
         subprocess.run([script, "purge"], env=env, timeout=120)
+
+
+def secrets_dir(server) -> Path:
+    return server[0] / "server" / "secrets"
+
+
+def credentials(server, user: str) -> dict[str, str]:
+    """MLFLOW_TRACKING_USERNAME/PASSWORD from the file add-user wrote, and the tracking URI."""
+    lines = (secrets_dir(server) / "users" / f"{user}.env").read_text().split()
+    return {"MLFLOW_TRACKING_URI": server[1], **dict(line.split("=", 1) for line in lines)}
+
+
+@pytest.fixture
+def as_carol(server, monkeypatch):
+    """This process talks to the server as carol; yields her environment for the processes it starts."""
+    env = credentials(server, "carol")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    yield env
+
+
+def secrets_of(server) -> list[str]:
+    folder = secrets_dir(server)
+    found = [line.rsplit(":", 1)[1] for line in (folder / "pgpass").read_text().split()]
+    found += [line.split("=", 1)[1].strip() for line in (folder / "basic_auth.ini").read_text().splitlines()
+              if line.startswith("admin_password")]
+    found += [line.split("=", 1)[1] for line in (folder / "server.env").read_text().split()]
+    found += [credentials(server, user)["MLFLOW_TRACKING_PASSWORD"] for user in USERS]
+    return found
 
 
 def train_runs(client, parent_id):
@@ -49,25 +87,59 @@ def newest_parent(client):
                               order_by=["attributes.start_time DESC"], max_results=1)[0]
 
 
-def postgres_count(pg_port, table):
+def postgres_count(server, table):
     import psycopg2
 
-    with psycopg2.connect(host="127.0.0.1", port=pg_port, user="hwr", password="hwr", dbname="mlflow") as conn:
+    password = (secrets_dir(server) / "pgpass").read_text().strip().rsplit(":", 1)[1]
+    with psycopg2.connect(host="127.0.0.1", port=server[2], user="hwr", password=password, dbname="mlflow") as conn:
         with conn.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {table}")
             return cursor.fetchone()[0]
 
 
 def test_server_is_up_on_postgresql(server):
-    _, uri, pg_port = server
+    _, uri, _ = server
     assert uri.startswith("http://127.0.0.1:")
     assert requests.get(f"{uri}/health", timeout=10).status_code == 200
-    assert postgres_count(pg_port, "experiments") >= 1  # MLflow created its tables there
+    assert postgres_count(server, "experiments") >= 1  # MLflow created its tables there
 
 
-def test_main_through_the_tracking_server(server, tmp_path):
-    workdir, uri, pg_port = server
-    result = mlflow_run(tmp_path, "main", env={"MLFLOW_TRACKING_URI": uri}, data_root=workdir / "data", **PARAMS)
+def test_no_one_gets_in_without_credentials(server):
+    _, uri, _ = server
+    search = f"{uri}/api/2.0/mlflow/experiments/search?max_results=1"
+    assert requests.get(search, timeout=10).status_code == 401
+    assert requests.get(search, auth=("carol", "not her password"), timeout=10).status_code == 401
+    user = credentials(server, "rita")
+    assert requests.get(search, auth=(user["MLFLOW_TRACKING_USERNAME"], user["MLFLOW_TRACKING_PASSWORD"]),
+                        timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("user, may_log, may_promote", [("rita", False, False), ("dave", True, False),
+                                                        ("carol", True, True)])
+def test_each_user_may_do_what_they_were_granted(server, user, may_log, may_promote):
+    _, uri, _ = server
+    env = credentials(server, user)
+    auth = (env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"])
+    run = requests.post(f"{uri}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, auth=auth, timeout=30)
+    assert run.status_code == (200 if may_log else 403), run.text
+    # Version 999 does not exist: a user allowed to move the alias hears that, anyone else 403.
+    alias = requests.post(f"{uri}/api/2.0/mlflow/registered-models/alias", auth=auth, timeout=30,
+                          json={"name": "hwr", "alias": "champion", "version": "999"})
+    assert alias.status_code != 403 if may_promote else alias.status_code == 403, alias.text
+
+
+def test_postgresql_checks_passwords(server):
+    import psycopg2
+
+    for user, password in (("hwr", "hwr"), ("hwr", None), ("postgres", None)):
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(host="127.0.0.1", port=server[2], user=user, password=password, dbname="mlflow",
+                             connect_timeout=10)
+
+
+def test_main_through_the_tracking_server(server, as_carol, tmp_path):
+    workdir, uri, _ = server
+    result = mlflow_run(tmp_path, "main", env=as_carol, data_root=workdir / "data", **PARAMS)
     assert result.returncode == 0, result.stderr[-5000:]
     client = MlflowClient(uri)
     parent = newest_parent(client)
@@ -86,21 +158,22 @@ def test_main_through_the_tracking_server(server, tmp_path):
         assert Path(local).read_bytes().startswith(b"\x89PNG")
     assert points == 3 * 4 * 2
     # The points are rows in PostgreSQL.
-    assert postgres_count(pg_port, "metrics") >= points
+    assert postgres_count(server, "metrics") >= points
     champion = client.get_model_version_by_alias("hwr", "champion")
     assert champion.tags["source_run"] in {c.info.run_id for c in children}
 
 
 def test_champion_served_through_the_tracking_server(server, tmp_path):
-    workdir, uri, pg_port = server
+    workdir, uri, _ = server
     word = next((workdir / "data").rglob("*.png"))
     encoded = base64.b64encode(word.read_bytes()).decode()
-    with model_server("models:/hwr@champion", tmp_path, env={"MLFLOW_TRACKING_URI": uri}) as url:
+    # Serving needs only to read: the read-only user's credentials load the champion.
+    with model_server("models:/hwr@champion", tmp_path, env=credentials(server, "rita")) as url:
         answer = requests.post(f"{url}/invocations", json={"inputs": {"image": [encoded]}}, timeout=60)
     assert answer.status_code == 200 and set(answer.json()["predictions"][0]) == {"text", "confidence"}
 
 
-def test_logged_requirements_match_the_project_pins(server):
+def test_logged_requirements_match_the_project_pins(server, as_carol):
     _, uri, _ = server
     mlflow.set_tracking_uri(uri)
     try:
@@ -115,7 +188,8 @@ def test_logged_requirements_match_the_project_pins(server):
 
 
 @pytest.fixture
-def dask_cluster():
+def dask_cluster(as_carol):
+    # The workers log their runs to the server with the credentials of their own environment.
     proc = subprocess.Popen([sys.executable, str(PROJECT_DIR / "tests" / "dask_cluster.py"), "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
@@ -128,9 +202,9 @@ def dask_cluster():
         proc.wait(timeout=60)
 
 
-def test_splits_train_on_dask_workers(server, dask_cluster, tmp_path):
-    workdir, uri, pg_port = server
-    result = mlflow_run(tmp_path, "main", env={"MLFLOW_TRACKING_URI": uri}, data_root=workdir / "data",
+def test_splits_train_on_dask_workers(server, as_carol, dask_cluster, tmp_path):
+    workdir, uri, _ = server
+    result = mlflow_run(tmp_path, "main", env=as_carol, data_root=workdir / "data",
                         executor="dask", scheduler=dask_cluster, **{**PARAMS, "splits": 2, "epochs": 1})
     assert result.returncode == 0, result.stderr[-5000:]
     client = MlflowClient(uri)
@@ -142,7 +216,39 @@ def test_splits_train_on_dask_workers(server, dask_cluster, tmp_path):
     assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
 
 
-def test_dask_without_scheduler_is_refused_before_work(server, tmp_path):
-    _, uri, _ = server
-    result = mlflow_run(tmp_path, "main", env={"MLFLOW_TRACKING_URI": uri}, executor="dask", timeout=120)
+def test_dask_without_scheduler_is_refused_before_work(server, as_carol, tmp_path):
+    result = mlflow_run(tmp_path, "main", env=as_carol, executor="dask", timeout=120)
     assert result.returncode != 0 and "needs scheduler=tcp://HOST:PORT" in result.stderr
+
+
+def test_two_registers_at_once_leave_one_champion_and_both_versions(server, as_carol, tmp_path):
+    workdir, uri, _ = server
+    client = MlflowClient(uri)
+    [last] = client.search_runs(["0"], "tags.`mlflow.project.entryPoint` = 'register'",
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    before = {v.version for v in client.search_model_versions("name='hwr'")}
+    champion = client.get_model_version_by_alias("hwr", "champion").version
+    register = [sys.executable, "-m", "mlflow", "run", str(PROJECT_DIR), "-e", "register", "--env-manager", "local",
+                *[arg for name in ("parent_run_id", "splits_uri", "data_dir")
+                  for arg in ("-P", f"{name}={last.data.params[name]}")]]
+    racing = [subprocess.Popen(register, cwd=tmp_path, env={**environment(tmp_path), **as_carol},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [proc.communicate(timeout=600)[1] for proc in racing]
+    assert [proc.returncode for proc in racing] == [0, 0], outputs
+    added = {v.version for v in client.search_model_versions("name='hwr'")} - before
+    assert len(added) == 2
+    # Both are the champion's own model again: neither reads better beyond noise, so neither moves it.
+    assert client.get_model_version_by_alias("hwr", "champion").version == champion
+    assert all(client.get_model_version("hwr", v).tags.get("challenger") == "true" for v in added)
+
+
+def test_no_secret_in_a_process_list_or_a_log(server):
+    listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    pg_logs = list(Path("/var/lib/postgresql").glob("hwr-*/postgres.log")) + list(server[0].rglob("postgres.log"))
+    logs = "".join(path.read_text(errors="replace") for path in [*server[0].rglob("*.log"), *pg_logs])
+    secrets = secrets_of(server)
+    assert len(secrets) == 3 + len(USERS) and all(len(secret) >= 24 for secret in secrets)
+    assert [s for s in secrets if s in listed or s in logs] == []
+    # Only their owner may read the secrets.
+    for path in secrets_dir(server).rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path
