@@ -107,7 +107,11 @@ def test_server_is_up_on_postgresql(server):
 def test_no_one_gets_in_without_credentials(server):
     _, uri, _ = server
     search = f"{uri}/api/2.0/mlflow/experiments/search?max_results=1"
-    assert requests.get(search, timeout=10).status_code == 401
+    # The REST API, the UI's own routes, the artifact proxy and GraphQL alike.
+    for path in ("/api/2.0/mlflow/experiments/search?max_results=1", "/ajax-api/2.0/mlflow/runs/search",
+                 "/api/2.0/mlflow/registered-models/search", "/api/2.0/mlflow-artifacts/artifacts"):
+        assert requests.get(f"{uri}{path}", timeout=10).status_code == 401, path
+    assert requests.post(f"{uri}/graphql", json={"query": "{ __typename }"}, timeout=10).status_code == 401
     assert requests.get(search, auth=("carol", "not her password"), timeout=10).status_code == 401
     user = credentials(server, "rita")
     assert requests.get(search, auth=(user["MLFLOW_TRACKING_USERNAME"], user["MLFLOW_TRACKING_PASSWORD"]),
