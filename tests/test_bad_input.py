@@ -57,7 +57,7 @@ def step(workdir, name, *args):
         ("predict", ["/no/such/image.png"], "does not exist"),
         # what `mlflow run` passes for an undeclared -P: a misspelt option is named, with the right one
         ("main", ["--epoch", "5"], "No such option '--epoch'. Did you mean '--epochs'?"),
-        ("main", ["--recipe", "presets/nope.yaml"], "no such file, nor a preset of that name (presets: gpu-full-iam"),
+        ("main", ["--recipe", "presets/nope.yaml"], "no such file, nor a preset of that name (presets: finetune, gpu-full-iam, iam"),
         ("train", ["--splits-uri", "runs:/x", "--data-dir", ".", "--recipe", "nope"], "nor a preset of that name"),
     ],
 )
