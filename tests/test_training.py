@@ -210,17 +210,44 @@ def test_patience_stops_when_val_cer_stalls():
     assert len(result.history) == result.best_epoch + 2 < 30
 
 
-def test_ema_keeps_and_validates_the_averaged_weights():
-    # With a momentum this close to 1 the average never leaves the weights after the first step,
-    # one Adam step (at most the learning rate) from the start; the raw weights move further.
+def test_ema_keeps_and_validates_the_averaged_weights(tmp_path):
+    # 2 epochs of 4 steps: the average is the mean of the 8 steps' weights, so it moves less than
+    # the raw weights but more than one Adam step (at most the learning rate) from the start.
     start = build_model("compact", H, W, Charset.from_texts(["abcde"]).num_classes, seed=0)
     start = start.get_layer("conv0").get_weights()[0]
     moved = {}
     for ema in (0.0, 0.99999):
         result = tiny_training(Recipe(model="compact", epochs=2, batch_size=16, learning_rate=0.01, ema=ema, seed=0))
         moved[ema] = np.abs(result.model.get_layer("conv0").get_weights()[0] - start).max()
-    assert moved[0.99999] <= 0.01 * 1.001
+    assert 0.01 * 1.001 < moved[0.99999] < moved[0.0]
     assert moved[0.0] > 2 * 0.01
+    # Saved, it names Keras's own optimizer: it loads compiled where hwr is not imported.
+    import keras
+
+    result.model.save(tmp_path / "model.keras")
+    optimizer = keras.saving.load_model(tmp_path / "model.keras").optimizer
+    assert type(optimizer) is keras.optimizers.Adam and optimizer.ema_momentum == 0.99999
+
+
+@pytest.mark.parametrize("momentum", [0.99999, 0.5])
+def test_weight_average_starts_as_the_mean_of_the_steps_then_moves_at_its_momentum(momentum):
+    import keras
+
+    optimizer = training.make_optimizer(Recipe(learning_rate=0.1, ema=momentum))
+    weight = keras.Variable(np.zeros(3, np.float32))
+    optimizer.build([weight])
+    steps = []
+    for gradient in np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32):
+        optimizer.apply_gradients([(gradient, weight)])
+        steps.append(weight.numpy().copy())
+    expected = steps[0]
+    for n, value in enumerate(steps[1:], start=1):
+        m = min(momentum, n / (n + 1))
+        expected = m * expected + (1 - m) * value
+    if momentum > 0.9:  # every step so far weighs the same
+        np.testing.assert_allclose(expected, np.mean(steps, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(optimizer._model_variables_moving_average[0].numpy(), expected, rtol=1e-5)
+    assert optimizer.get_config()["ema_momentum"] == momentum
 
 
 def test_keras_example_recipe_never_averages_weights():

@@ -148,15 +148,44 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: boo
 NOT_DECAYED = ("gamma", "beta", "bias")
 
 
+class _EvenEMAStart:
+    """Weight averaging that starts as the plain mean of the steps so far (momentum n/(n+1) at step
+    n) and becomes the recipe's moving average once that reaches its momentum (step 999 for 0.999).
+
+    Keras's moving average starts at the first step's weights: with 0.999, the average is still 90 %
+    of them after 100 steps, which is all a page of words gets (6 steps an epoch) before `patience`
+    gives up on a validation that does not move. Past that step nothing differs."""
+
+    @property
+    def ema_momentum(self):
+        if not hasattr(self, "_iterations"):  # read while the optimizer is being built
+            return self._peak_ema_momentum
+        from keras import ops
+
+        steps = ops.cast(self.iterations, "float32")
+        return ops.minimum(self._peak_ema_momentum, steps / (steps + 1.0))
+
+    @ema_momentum.setter
+    def ema_momentum(self, value):
+        self._peak_ema_momentum = value
+
+    def get_config(self):
+        return {**super().get_config(), "ema_momentum": self._peak_ema_momentum}
+
+
 def make_optimizer(recipe: Recipe):
     """Adam, or AdamW when the recipe asks for weight decay; with the recipe's weight averaging."""
     import keras
 
-    ema = {"use_ema": recipe.ema > 0, "ema_momentum": recipe.ema or 0.99}
-    if not recipe.weight_decay:
-        return keras.optimizers.Adam(recipe.learning_rate, **ema)
-    optimizer = keras.optimizers.AdamW(recipe.learning_rate, weight_decay=recipe.weight_decay, **ema)
-    optimizer.exclude_from_weight_decay(var_names=list(NOT_DECAYED))
+    base = keras.optimizers.AdamW if recipe.weight_decay else keras.optimizers.Adam
+    if recipe.ema:
+        # Named and placed as Keras's own class, so a saved model names a plain Keras optimizer and
+        # loads (with compile=True too) where hwr is not installed.
+        base = type(base.__name__, (_EvenEMAStart, base), {"__module__": base.__module__})
+    optimizer = base(recipe.learning_rate, weight_decay=recipe.weight_decay or None, use_ema=recipe.ema > 0,
+                     ema_momentum=recipe.ema or 0.99)
+    if recipe.weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=list(NOT_DECAYED))
     return optimizer
 
 
