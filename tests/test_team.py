@@ -20,7 +20,7 @@ from tests.processes import PROJECT_DIR, environment, free_port, mlflow_run, mod
 
 pytestmark = pytest.mark.slow
 
-PARAMS = {"samples": 300, "epochs": 2, "splits": 3, "batch_size": 32}
+PARAMS = {"samples": 300, "epochs": 2, "splits": 2, "batch_size": 32}
 
 
 USERS = {"carol": ["--can-promote"], "dave": [], "rita": ["--read-only"]}
@@ -34,7 +34,8 @@ def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("team")
     pg_port = free_port()
     env = {**os.environ, "HWR_SERVER_DIR": str(workdir / "server"), "HWR_PG_PORT": str(pg_port),
-           "HWR_MLFLOW_PORT": str(free_port()), "MLFLOW": str(Path(sys.executable).parent / "mlflow")}
+           "HWR_MLFLOW_PORT": str(free_port()), "HWR_MLFLOW_WORKERS": "2",
+           "MLFLOW": str(Path(sys.executable).parent / "mlflow")}
     script = str(PROJECT_DIR / "scripts" / "tracking-server.sh")
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
     try:
@@ -104,6 +105,30 @@ def test_server_is_up_on_postgresql(server):
     assert postgres_count(server, "experiments") >= 1  # MLflow created its tables there
 
 
+def test_server_runs_only_what_hwr_needs(server):
+    workdir = server[0]
+    leader = (workdir / "server" / "mlflow.pid").read_text().strip()
+    listed = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True, check=True).stdout
+    group = [args for pgid, _, args in (line.strip().partition(" ") for line in listed.splitlines()) if pgid == leader]
+    assert any("uvicorn" in args for args in group), group
+    # No GenAI job runner (8 processes), and password checks are remembered for a while.
+    assert not [args for args in group if "huey" in args or "jobs" in args]
+    settings = (secrets_dir(server) / "basic_auth.ini").read_text()
+    assert "auth_cache_ttl_seconds = 60" in settings
+
+
+def test_bench_of_a_request_with_and_without_a_login(server):
+    _, uri, _ = server
+    bench = [sys.executable, str(PROJECT_DIR / "bench" / "tracking_requests.py"), "--uri", uri, "--requests", "3"]
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    measured = subprocess.run(bench, env={**plain, **credentials(server, "rita")}, capture_output=True, text=True,
+                              timeout=120)
+    assert measured.returncode == 0, measured.stderr
+    assert [line.split("HTTP ")[1][:3] for line in measured.stdout.splitlines()] == ["401", "200"]
+    refused = subprocess.run(bench, env=plain, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "source a user's credentials" in refused.stderr
+
+
 def test_no_one_gets_in_without_credentials(server):
     _, uri, _ = server
     search = f"{uri}/api/2.0/mlflow/experiments/search?max_results=1"
@@ -141,14 +166,34 @@ def test_postgresql_checks_passwords(server):
                              connect_timeout=10)
 
 
-def test_main_through_the_tracking_server(server, as_carol, tmp_path):
+@pytest.fixture
+def dask_cluster(as_carol):
+    # The workers log their runs to the server with the credentials of their own environment.
+    proc = subprocess.Popen([sys.executable, str(PROJECT_DIR / "tests" / "dask_cluster.py"), "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        yield address
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def test_main_on_dask_workers_through_the_tracking_server(server, as_carol, dask_cluster, tmp_path):
     workdir, uri, _ = server
-    result = mlflow_run(tmp_path, "main", env=as_carol, data_root=workdir / "data", **PARAMS)
+    result = mlflow_run(tmp_path, "main", env=as_carol, data_root=workdir / "data",
+                        executor="dask", scheduler=dask_cluster, **PARAMS)
     assert result.returncode == 0, result.stderr[-5000:]
     client = MlflowClient(uri)
     parent = newest_parent(client)
+    assert parent.data.params["executor"] == "dask"
     children = train_runs(client, parent.info.run_id)
-    assert sorted(c.data.tags["hwr.split"] for c in children) == ["0", "1", "2"]
+    assert sorted(c.data.tags["hwr.split"] for c in children) == ["0", "1"]
+    # Each split on its own worker, each worker logging to the server with its own environment's credentials.
+    workers = {c.data.tags["hwr.worker"] for c in children}
+    assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
     points = 0
     for child in children:
         assert child.info.status == "FINISHED"
@@ -160,7 +205,7 @@ def test_main_through_the_tracking_server(server, as_carol, tmp_path):
         assert child.info.artifact_uri.startswith("mlflow-artifacts:")
         local = client.download_artifacts(child.info.run_id, "plots/loss.png", str(tmp_path))
         assert Path(local).read_bytes().startswith(b"\x89PNG")
-    assert points == 3 * 4 * 2
+    assert points == 2 * 4 * 2
     # The points are rows in PostgreSQL.
     assert postgres_count(server, "metrics") >= points
     champion = client.get_model_version_by_alias("hwr", "champion")
@@ -189,35 +234,6 @@ def test_logged_requirements_match_the_project_pins(server, as_carol):
     served = {"mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"}  # what hwr.serving.pyfunc imports
     assert {line.split("==")[0] for line in logged} >= served
     assert logged <= pins, logged - pins
-
-
-@pytest.fixture
-def dask_cluster(as_carol):
-    # The workers log their runs to the server with the credentials of their own environment.
-    proc = subprocess.Popen([sys.executable, str(PROJECT_DIR / "tests" / "dask_cluster.py"), "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
-    try:
-        address = proc.stdout.readline().strip()
-        assert address.startswith("tcp://127.0.0.1:"), address
-        yield address
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-
-
-def test_splits_train_on_dask_workers(server, as_carol, dask_cluster, tmp_path):
-    workdir, uri, _ = server
-    result = mlflow_run(tmp_path, "main", env=as_carol, data_root=workdir / "data",
-                        executor="dask", scheduler=dask_cluster, **{**PARAMS, "splits": 2, "epochs": 1})
-    assert result.returncode == 0, result.stderr[-5000:]
-    client = MlflowClient(uri)
-    parent = newest_parent(client)
-    assert parent.data.params["executor"] == "dask"
-    children = train_runs(client, parent.info.run_id)
-    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
-    workers = {c.data.tags["hwr.worker"] for c in children}
-    assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
 
 
 def test_dask_without_scheduler_is_refused_before_work(server, as_carol, tmp_path):

@@ -117,7 +117,8 @@ class Recipe:
     weight_decay: float = option(0.0, "AdamW's decoupled weight decay of the kernels; 0 = plain Adam.",
                                  click.FloatRange(min=0))
     ema: float = option(0.0, "Validate and keep a moving average of the weights with this momentum "
-                        "(e.g. 0.999); 0 = off.", UNIT)
+                        "(e.g. 0.999; the mean of the steps so far until that is the longer average); "
+                        "0 = off.", UNIT)
     augment: bool = option(False, "Re-write every word slightly differently each epoch (slant, rotation, "
                            "scale, elastic distortion, stroke width, contrast, noise).", click.BOOL)
     erase: float = option(0.0, "With augment: chance of each of 3 paper patches hiding part of a word; 0 = off.",
