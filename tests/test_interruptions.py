@@ -70,7 +70,8 @@ def test_two_pipelines_at_once_leave_each_other_intact(tmp_path):
     client = MlflowClient(environment(tmp_path)["MLFLOW_TRACKING_URI"])
     # Create the store first, so the two pipelines do not race to create its tables.
     assert mlflow_run(tmp_path, "download", samples=20, data_root=tmp_path / "warmup").returncode == 0
-    params = {**PARAMS, "data_root": tmp_path / "data"}
+    # One split each: two pipelines already train side by side on the one store.
+    params = {**PARAMS, "splits": 1, "data_root": tmp_path / "data"}
     first, second = start_main(tmp_path, **params), start_main(tmp_path, **params)
     assert first.wait(timeout=900) == 0 and second.wait(timeout=900) == 0
     parents = runs(client, "main")
@@ -78,7 +79,7 @@ def test_two_pipelines_at_once_leave_each_other_intact(tmp_path):
     for parent in parents:
         children = client.search_runs(["0"], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' "
                                              "and tags.`mlflow.project.entryPoint` = 'train'")
-        assert sorted(c.data.tags["hwr.split"] for c in children) == ["0", "1"]
+        assert [c.data.tags["hwr.split"] for c in children] == ["0"]
         for child in children:
             assert child.info.status == "FINISHED"
             # Every metric point arrived: one per epoch for each per-epoch metric.

@@ -133,3 +133,20 @@ def test_an_images_folder_linked_into_the_folder_is_read(tmp_path, folder):
     checked = labelled.load(tmp_path / "subset")
     assert list(checked.words["path"]) == ["images/p1/w00.png"]
     assert list(checked.rejected["reason"]) == ["outside the folder"]
+
+
+def test_hold_out_script_keeps_the_held_out_pages_out_of_every_training_folder(tmp_path, folder):
+    from click.testing import CliRunner
+
+    from scripts.hold_out import main as hold_out
+
+    result = CliRunner().invoke(hold_out, [str(folder), str(tmp_path / "gw"), "--held-out", "3", "--train", "1,2"])
+    assert result.exit_code == 0, result.output
+    read = {name: labelled.load(tmp_path / "gw" / name) for name in ("held-out", "train-1", "train-2")}
+    assert set(read["held-out"].words["page"]) == {"3"}
+    assert set(read["train-1"].words["page"]) == {"0"} and set(read["train-2"].words["page"]) == {"0", "1"}
+    # Every image is reached through the links it made: only the source's own bad rows are rejected.
+    assert len(read["held-out"].words) == 10 and read["held-out"].rejected.empty
+    assert len(read["train-1"].rejected) == len(BAD_ROWS)
+    bad = CliRunner().invoke(hold_out, [str(folder), str(tmp_path / "x"), "--by", "chapter", "--held-out", "1"])
+    assert bad.exit_code != 0 and "no column 'chapter'" in bad.output

@@ -134,3 +134,4 @@ def test_the_finetune_preset_starts_from_the_champion_and_knows_your_words():
     finetune = Recipe.load(PRESETS_DIR / "finetune.yaml")
     assert (finetune.init_model, finetune.model, finetune.own_words) == ("models:/hwr@champion", "crnn", 0.5)
     assert (finetune.learning_rate, finetune.max_minutes, finetune.split_by) == (0.002, 30, "random")
+    assert finetune.patience == 0  # a few pages validate on too few words to stop on
