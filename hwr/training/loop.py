@@ -154,7 +154,7 @@ class _EvenEMAStart:
 
     Keras's moving average starts at the first step's weights: with 0.999, the average is still 90 %
     of them after 100 steps, which is all a page of words gets (6 steps an epoch) before `patience`
-    gives up on a validation that does not move. Past that step nothing differs."""
+    gives up on a validation that does not move. From that step on it moves as Keras's does."""
 
     @property
     def ema_momentum(self):
