@@ -11,12 +11,17 @@ def _normalise(texts: Sequence[str], case_sensitive: bool) -> list[str]:
     return list(texts) if case_sensitive else [t.casefold() for t in texts]
 
 
-def cer(references: Sequence[str], predictions: Sequence[str], case_sensitive: bool = True) -> float:
-    """Character edits needed to turn predictions into references, over reference characters."""
+def character_edits(references: Sequence[str], predictions: Sequence[str], case_sensitive: bool = True) -> list[int]:
+    """Each prediction's character edits from its reference."""
     refs, preds = _normalise(references, case_sensitive), _normalise(predictions, case_sensitive)
     _check_lengths(refs, preds)
-    edits = sum(Levenshtein.distance(r, p) for r, p in zip(refs, preds))
-    return edits / max(1, sum(len(r) for r in refs))
+    return [Levenshtein.distance(r, p) for r, p in zip(refs, preds)]
+
+
+def cer(references: Sequence[str], predictions: Sequence[str], case_sensitive: bool = True) -> float:
+    """Character edits needed to turn predictions into references, over reference characters."""
+    edits = sum(character_edits(references, predictions, case_sensitive))
+    return edits / max(1, sum(len(r) for r in _normalise(references, case_sensitive)))
 
 
 def wer(references: Sequence[str], predictions: Sequence[str], case_sensitive: bool = True) -> float:

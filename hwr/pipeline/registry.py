@@ -14,7 +14,6 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import ErrorCode, RESOURCE_DOES_NOT_EXIST
 from mlflow.tracking import MlflowClient
-from rapidfuzz.distance import Levenshtein
 
 from hwr.data import datasets
 from hwr.errors import HwrError
@@ -119,8 +118,8 @@ def compare(truths: list[str], candidate: list[str], champion: list[str]) -> Com
     """Paired: each word's edits by the candidate minus the champion's; CER is total edits over
     total characters, so its difference's standard error is sqrt(n * var(d)) / characters."""
     characters = max(1, sum(len(t) for t in truths))
-    ours = np.array([Levenshtein.distance(t, p) for t, p in zip(truths, candidate)], dtype=float)
-    theirs = np.array([Levenshtein.distance(t, p) for t, p in zip(truths, champion)], dtype=float)
+    ours = np.array(metrics.character_edits(truths, candidate), dtype=float)
+    theirs = np.array(metrics.character_edits(truths, champion), dtype=float)
     spread = math.sqrt(len(ours) * np.var(ours - theirs, ddof=1)) / characters if len(ours) > 1 else math.inf
     return Comparison(float(ours.sum() / characters), float(theirs.sum() / characters), spread)
 
