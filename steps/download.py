@@ -25,13 +25,13 @@ def main(dataset, url, data, sha256, data_root, fonts_dir, **options):
     samples, seed = recipe.samples, recipe.seed
     check_source(dataset, data)
     with step_run():
-        log_params_once({"dataset": dataset, "samples": samples, "seed": seed, "url": url, "data": data or "none",
+        log_params_once({"dataset": dataset, "unit": recipe.unit, "samples": samples, "seed": seed, "url": url, "data": data or "none",
                          "sha256": sha256 or "none", "data_root": data_root, "fonts_dir": fonts_dir or "none"})
         log.info(f"download: preparing the {dataset} data set under {data_root}")
         found = datasets.load(dataset, Path(data_root), samples, seed, url, sha256 or "", fonts_dir=fonts_dir,
-                              data=data)
+                              data=data, unit=recipe.unit)
         mlflow.set_tag(DATA_DIR_TAG, str(found.data_dir))
-        mlflow.set_tag(DATA_FAMILY_TAG, datasets.family(dataset, found))
+        mlflow.set_tag(DATA_FAMILY_TAG, datasets.family(dataset, found, recipe.unit))
         mlflow.log_metrics(found.counts)
         if found.source_sha256:
             mlflow.set_tag("hwr.source_sha256", found.source_sha256)

@@ -64,6 +64,8 @@ def main(model_uri, data, case_sensitive, decoders, beam_width, file_list):
         model = mlflow.pyfunc.load_model(model_uri)
         scores, table = scoring.evaluate(model, files, case_sensitive, decoders, beam_width)
         mlflow.log_metrics(scores)
+        for row in table[table["error"] != ""].head(5).itertuples():
+            log.warning(f"evaluate: refused, scored as read wrong: {row.error}")
         table.to_csv(Path(tmp) / "predictions.csv", index=False)
         mlflow.log_artifact(str(Path(tmp) / "predictions.csv"))
         for decoder in decoders:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 def main(**options):
     given = options["recipe_file"]
     recipe = resolve_recipe("main", options)
+    recipe.check_unit()
     check_scheduler(options["executor"], options["scheduler"])  # before any run is opened
     if recipe.mix_synthetic and options["dataset"] == "synthetic":
         raise click.UsageError("mix_synthetic mixes synthetic words into another data set: use it with dataset=iam "
@@ -54,7 +55,7 @@ def main(**options):
     columns = datasets.group_columns(options["dataset"], options["data"])
     if columns is not None:  # a misspelt split_by stops now, not after the download
         splits.check_split_by(recipe.split_by, columns)
-    options["model_name"] = model_name_for(options["model_name"], options["dataset"], options["data"])
+    options["model_name"] = model_name_for(options["model_name"], options["dataset"], options["data"], recipe.unit)
     use_this_python()
     with step_run() as parent, tempfile.TemporaryDirectory() as tmp:
         log_params_once({**as_parameters(options), "recipe": given, **recipe.params()})

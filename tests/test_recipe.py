@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from hwr.model.variants import KERAS_EXAMPLE_DROPOUT, VARIANTS
 from hwr.training.recipe import FIELDS, Recipe, RecipeError, fields_for
-from steps._cli import PRESETS_DIR, recipe_options, resolve_recipe, step
+from steps._cli import PRESETS_DIR, locate, recipe_options, resolve_recipe, step
 
 PRESETS = sorted(PRESETS_DIR.glob("*.yaml"))
 
@@ -44,7 +44,7 @@ def test_values_are_checked_and_converted_as_on_the_command_line():
     assert recipe.init_model is None and recipe.conv_dropout is None
     with pytest.raises(RecipeError, match=r"epochs: 0 is not in the range x>=1"):
         Recipe(epochs=0)
-    with pytest.raises(RecipeError, match="image_width: must be a multiple of 4 from 64 to 512, got 130"):
+    with pytest.raises(RecipeError, match="image_width: must be a multiple of 4 from 64 to 1024, got 130"):
         Recipe(image_width=130)
     with pytest.raises(RecipeError, match="set augment=true too"):
         Recipe(erase=0.5)
@@ -135,3 +135,14 @@ def test_the_finetune_preset_starts_from_the_champion_and_knows_your_words():
     assert (finetune.init_model, finetune.model, finetune.own_words) == ("models:/hwr@champion", "crnn", 0.5)
     assert (finetune.learning_rate, finetune.max_minutes, finetune.split_by) == (0.002, 30, "random")
     assert finetune.patience == 0  # a few pages validate on too few words to stop on
+
+
+def test_a_line_pipeline_needs_a_wide_canvas_and_no_synthetic_words():
+    Recipe(unit="line", image_width=800).check_unit()
+    Recipe.load(locate("lines")).check_unit()  # the lines preset is complete
+    with pytest.raises(RecipeError, match="unit=line reads whole lines: image_width must be at least 512, got 128"):
+        Recipe(unit="line").check_unit()
+    with pytest.raises(RecipeError, match="not with unit=line"):
+        Recipe(unit="line", image_width=800, mix_synthetic=0.5).check_unit()
+    with pytest.raises(RecipeError, match="unit: 'page' is not one of 'word', 'line'"):
+        Recipe(unit="page")

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from hwr.data import archives, iam, labelled
+from hwr.data import archives, iam, iam_lines, labelled
 from hwr.data.fetch import fetch, is_remote, local_path
 from hwr.data.synthetic import font_catalog, synth
 from hwr.errors import DataError
@@ -68,18 +68,20 @@ def _synthetic_version_prefix() -> str:
     return f"synthetic-v{synth.GENERATOR_VERSION}-"
 
 
-def synthetic_name(samples: int, seed: int, extra_fonts: list[str]) -> str:
+def synthetic_name(samples: int, seed: int, extra_fonts: list[str], unit: str = "word") -> str:
     """The folder name: every input that changes the images is in it, so a stale set is never reused."""
-    name = f"{_synthetic_version_prefix()}n{samples}-seed{seed}"
+    name = f"{_synthetic_version_prefix()}{'lines-' if unit == 'line' else ''}n{samples}-seed{seed}"
     return name + (f"-fonts{font_catalog.fonts_digest(extra_fonts)[:12]}" if extra_fonts else "")
 
 
-def synthetic(data_root: Path, samples: int, seed: int, fonts_dir: str | Path | None = None) -> Dataset:
-    """The synthetic set, drawn with the built-in handwriting fonts plus any usable font in `fonts_dir`."""
+def synthetic(data_root: Path, samples: int, seed: int, fonts_dir: str | Path | None = None,
+              unit: str = "word") -> Dataset:
+    """The synthetic set of `samples` words (or lines), drawn with the built-in handwriting fonts
+    plus any usable font in `fonts_dir`."""
     extra_fonts = font_catalog.fonts_in_dir(fonts_dir) if fonts_dir else []
     fonts = font_catalog.handwriting_fonts() + extra_fonts
-    data_dir = (data_root / synthetic_name(samples, seed, extra_fonts)).resolve()
-    source = f"synthetic:v={synth.GENERATOR_VERSION},samples={samples},seed={seed}"
+    data_dir = (data_root / synthetic_name(samples, seed, extra_fonts, unit)).resolve()
+    source = f"synthetic:v={synth.GENERATOR_VERSION},unit={unit},samples={samples},seed={seed}"
     if fonts_dir:
         source += f",fonts_dir={Path(fonts_dir).expanduser().resolve()}"
     with exclusive(data_dir):
@@ -87,10 +89,13 @@ def synthetic(data_root: Path, samples: int, seed: int, fonts_dir: str | Path | 
             staging = data_dir.with_name(data_dir.name + ".partial")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
-            synth.generate(staging, samples, seed, fonts)
+            (synth.generate_lines if unit == "line" else synth.generate)(staging, samples, seed, fonts)
             shutil.rmtree(data_dir, ignore_errors=True)
             staging.rename(data_dir)
             _mark_complete(data_dir, source)
+    if unit == "line":
+        checked = labelled.load(data_dir)
+        return Dataset(data_dir, checked.words, checked.counts, source=source, checked=checked)
     index, counts = iam.index_words(data_dir)
     return Dataset(data_dir, index, counts, source=source)
 
@@ -111,8 +116,18 @@ def _fetch_and_extract(data_root: Path, url: str, sha256: str, prefix: str,
     return data_dir, digest
 
 
-def iam_words(data_root: Path, url: str, sha256: str = "") -> Dataset:
+def iam_words(data_root: Path, url: str, sha256: str = "", unit: str = "word") -> Dataset:
+    """IAM's words archive; with unit=line, its lines, each made once from its words in their boxes."""
     data_dir, digest = _fetch_and_extract(data_root, url, sha256, "iam", ("words.txt",))
+    if unit == "line":
+        lines_dir = data_dir.with_name(data_dir.name + "-lines")
+        with exclusive(lines_dir):
+            if not is_complete(lines_dir):
+                shutil.rmtree(lines_dir, ignore_errors=True)
+                iam_lines.compose_lines(data_dir, lines_dir)
+                _mark_complete(lines_dir, f"lines of {data_dir}")
+        checked = labelled.load(lines_dir)
+        return Dataset(lines_dir, checked.words, checked.counts, source=url, source_sha256=digest, checked=checked)
     index, counts = iam.index_words(data_dir)
     return Dataset(data_dir, index, counts, source=url, source_sha256=digest)
 
@@ -147,10 +162,13 @@ def group_columns(dataset: str, data: str | None) -> list[str] | None:
     return labelled.group_columns(folder) if folder and folder.is_dir() else None
 
 
-def family(dataset: str, found: Dataset) -> str:
+def family(dataset: str, found: Dataset, unit: str = "word") -> str:
     """Which data a model learns from, as the registry compares it: GENERAL for synthetic and IAM
-    words, folder:<where> for a user's folder (a champion is only replaced from the same family)."""
-    return GENERAL if dataset != "folder" else f"folder:{found.source}"
+    words (GENERAL-lines for their lines), folder:<where> for a user's folder (a champion is only
+    replaced from the same family)."""
+    if dataset == "folder":
+        return f"folder:{found.source}"
+    return GENERAL if unit == "word" else f"{GENERAL}-{unit}s"
 
 
 def name_of(data: str) -> str:
@@ -162,11 +180,13 @@ def name_of(data: str) -> str:
 
 
 def load(dataset: str, data_root: Path, samples: int, seed: int, url: str, sha256: str = "",
-         fonts_dir: str | Path | None = None, data: str | None = None) -> Dataset:
+         fonts_dir: str | Path | None = None, data: str | None = None, unit: str = "word") -> Dataset:
+    """The data set; `unit` line makes the synthetic set and IAM's into lines (a folder's labels
+    say themselves whether they are words or lines)."""
     if dataset == "synthetic":
-        return synthetic(data_root, samples, seed, fonts_dir)
+        return synthetic(data_root, samples, seed, fonts_dir, unit)
     if dataset == "iam":
-        return iam_words(data_root, url, sha256)
+        return iam_words(data_root, url, sha256, unit)
     if dataset == "folder":
         return user_folder(data_root, data or "", sha256)
     raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")

@@ -51,12 +51,17 @@ def stretch_contrast(gray: Image.Image) -> Image.Image:
     return Image.fromarray(np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8), mode="L")
 
 
+def scale_to(size: tuple[int, int], height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> float:
+    """How much preprocess scales an image of `size` (width, height): as large as fits the canvas."""
+    return min(height / size[1], width / size[0])
+
+
 def preprocess(image: Image.Image, height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> np.ndarray:
     """A PIL image to a (height, width) uint8 ink array; the model's only input format."""
     if image.width < MIN_SIDE or image.height < MIN_SIDE:
         raise InvalidImageError(f"image is {image.width}x{image.height} pixels: too small to hold a word")
     gray = stretch_contrast(to_grayscale(image))
-    scale = min(height / gray.height, width / gray.width)
+    scale = scale_to(gray.size, height, width)
     new_size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
     resized = gray.resize(new_size, Image.Resampling.BILINEAR)
     canvas = np.zeros((height, width), dtype=np.uint8)

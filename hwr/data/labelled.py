@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from hwr.data import iam
+from hwr.data import iam, iam_lines
 from hwr.errors import DataError
 
 LABELS_FILE = "labels.tsv"
@@ -106,21 +106,26 @@ def group_columns(folder: Path) -> list[str] | None:
         with open(folder / LABELS_FILE, "rb") as handle:
             header = _decode(folder / LABELS_FILE, 1, handle.readline().rstrip(b"\n")).split("\t")
         return [c for c in header if c not in REQUIRED]
+    if (folder / iam_lines.LINES_TXT).is_file():
+        return ["form"]
     return ["form", "writer"] if (folder / "words.txt").is_file() else None
 
 
 def read_folder(folder: Path) -> pd.DataFrame:
-    """The folder's rows (file, text, line, extra columns), from labels.tsv or an IAM words.txt."""
+    """The folder's rows (file, text, line, extra columns), from labels.tsv, IAM's lines.txt or an
+    IAM words.txt."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder")
     if (folder / LABELS_FILE).is_file():
         return read_labels(folder / LABELS_FILE)
+    if (folder / iam_lines.LINES_TXT).is_file():
+        return iam_lines.read_lines_txt(folder).assign(line="")
     if (folder / "words.txt").is_file():
         records = [r for r in iam.parse_words_txt(folder / "words.txt") if r.result == "ok"]
         return pd.DataFrame({"file": [r.relative_path for r in records], "text": [r.text for r in records],
                              "line": "", "form": [r.form for r in records]})
-    raise DataError(f"{folder} has neither {LABELS_FILE} (columns file, text) nor an IAM words.txt")
+    raise DataError(f"{folder} has neither {LABELS_FILE} (columns file, text) nor an IAM words.txt or lines.txt")
 
 
 def check(folder: Path, rows: pd.DataFrame) -> Checked:

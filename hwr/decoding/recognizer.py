@@ -12,6 +12,7 @@ from hwr.data.charset import Charset
 from hwr.decoding.calibration import apply as calibrated_confidence
 from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 from hwr.decoding.lexicon import Lexicon
+from hwr.decoding.line_words import LineWord, joined, padded, reads_lines, split_lines
 from hwr.model.variants import frames_for_width
 
 BATCH = 64
@@ -38,6 +39,7 @@ class Recognizer:
         self.calibration = calibration
         self.lexicon = lexicon
         self.settings = settings
+        self.reads_lines = reads_lines(charset)  # trained on lines: decoded word by word
         _, self.height, self.width, _ = model.input_shape
         spec = tf.TensorSpec([None, self.height, self.width, 1], tf.float32)
         self._logits = tf.function(lambda x: model(x, training=False), input_signature=[spec])
@@ -56,7 +58,22 @@ class Recognizer:
         self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
     ) -> list[Decoded]:
         """Raw decoder results (text and scores) of (N, frames, classes) logits."""
+        if self.reads_lines:
+            return [joined(words) for words in self.read_lines(logits, decoder, beam_width)]
         return decode(softmax(logits), self.charset, decoder, beam_width, self.lexicon, self.settings)
+
+    def read_lines(
+        self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
+    ) -> list[list[LineWord]]:
+        """A line model's (N, frames, classes) logits as each line's words, every word decoded on its
+        own frames (hwr.decoding.line_words); all words of all lines in one decoder call."""
+        lines = split_lines(softmax(logits), self.charset)
+        regions = [region for words in lines for _, region in words]
+        if not regions:
+            return [[] for _ in lines]
+        decoded = iter(decode(padded(regions, self.charset.num_classes), self.charset, decoder, beam_width,
+                              self.lexicon, self.settings))
+        return [[LineWord(next(decoded), start, end) for (start, end), _ in words] for words in lines]
 
     def recognize_logits(
         self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH

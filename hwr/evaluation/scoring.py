@@ -14,7 +14,7 @@ from hwr.decoding.calibration import expected_calibration_error
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
 from hwr.errors import DataError
 from hwr.evaluation import metrics
-from hwr.serving.files import predict_files
+from hwr.serving.files import predict_files_each
 
 
 def labelled_files(checked: labelled.Checked) -> pd.DataFrame:
@@ -64,15 +64,20 @@ def evaluate(model, labelled: pd.DataFrame, case_sensitive: bool = True, decoder
     scores: dict[str, float] = {"images": float(len(truths))}
     table = pd.DataFrame({"file": labelled["file"], "truth": truths})
     for n, decoder in enumerate(decoders):
-        predicted = predict_files(model, list(labelled["file"]), {"decoder": decoder, "beam_width": beam_width})
+        # An image the model refuses (a line model: "not one line") reads as nothing: it counts as
+        # wrong, and is listed in the table's error column.
+        predicted = predict_files_each(model, list(labelled["file"]), {"decoder": decoder, "beam_width": beam_width})
         texts = list(predicted["text"])
         exact = np.array([metrics.word_accuracy([t], [p], case_sensitive) for t, p in zip(truths, texts)])
         these = {
             "cer": metrics.cer(truths, texts, case_sensitive),
             "wer": metrics.wer(truths, texts, case_sensitive),
             "word_accuracy": metrics.word_accuracy(truths, texts, case_sensitive),
-            "ece": expected_calibration_error(predicted["confidence"].to_numpy(), exact),
+            "ece": expected_calibration_error(predicted["confidence"].fillna(0.0).to_numpy(), exact),
         }
+        if n == 0:
+            scores["refused"] = float((predicted["error"] != "").sum())
+            table["error"] = predicted["error"]
         if n == 0:
             scores.update(these)
             table["prediction"], table["confidence"] = texts, predicted["confidence"]

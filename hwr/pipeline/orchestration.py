@@ -76,8 +76,8 @@ def run_pipeline(pipeline: Pipeline, recipe: Recipe, *, dataset: str, url: str, 
     with tempfile.TemporaryDirectory() as tmp:
         recipe.save(Path(tmp) / RECIPE_ARTIFACT)
         mlflow.log_artifact(str(Path(tmp) / RECIPE_ARTIFACT))
-    source = {"dataset": dataset, "samples": recipe.samples, "seed": recipe.seed, "url": url, "data": data,
-              "sha256": sha256, "data_root": data_root, "fonts_dir": fonts_dir}
+    source = {"dataset": dataset, "unit": recipe.unit, "samples": recipe.samples, "seed": recipe.seed, "url": url,
+              "data": data, "sha256": sha256, "data_root": data_root, "fonts_dir": fonts_dir}
     download = pipeline.step("download", source)
     data_dir = download.data.tags[DATA_DIR_TAG]
     prepare = pipeline.step("prepare", {"words_uri": f"runs:/{download.info.run_id}/words.csv",

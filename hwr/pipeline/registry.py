@@ -36,14 +36,15 @@ MIN_GAIN = 0.001
 ALIAS_RETRIES = 3
 
 
-def model_name_for(model_name: str | None, dataset: str, data: str | None) -> str:
+def model_name_for(model_name: str | None, dataset: str, data: str | None, unit: str = "word") -> str:
     """The registered model a pipeline's model joins: the name given, else hwr for synthetic and
-    IAM words, hwr-<folder name> for a user's folder, so no one's own data lands in hwr by default."""
+    IAM words (hwr-line for their lines), hwr-<folder name> for a user's folder, so no one's own
+    data lands in hwr by default."""
     if model_name:
         return model_name
     if dataset == "folder" and data:
         return f"{DEFAULT_MODEL_NAME}-{datasets.name_of(data)}"
-    return DEFAULT_MODEL_NAME
+    return DEFAULT_MODEL_NAME if unit == "word" else f"{DEFAULT_MODEL_NAME}-{unit}"
 
 
 @dataclass

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from hwr.data.images import encode_png_base64, load_file
-from hwr.errors import InvalidImageError
+from hwr.data.images import encode_png_base64
 from hwr.serving.pyfunc import INPUT_COLUMN
 
 CHUNK = 256  # images per predict call: bounded memory for any folder size
@@ -21,32 +20,28 @@ def predict_files(model, files: list[str], params: dict | None = None) -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
-def predict_files_each(model, files: list[str]) -> pd.DataFrame:
-    """Like predict_files, but one unreadable file does not stop the others: in a chunk that fails,
-    each file is checked, the readable ones are read in one call, and each failure is reported in
-    the `error` column."""
+def predict_files_each(model, files: list[str], params: dict | None = None) -> pd.DataFrame:
+    """Like predict_files, but one unreadable file does not stop the others: a chunk that fails is
+    read again file by file, and each file the model refuses gets its message in the `error`
+    column (text "", confidence NaN)."""
     parts = []
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
         try:
-            part = predict_files(model, chunk)
+            part = predict_files(model, chunk, params)
             part["error"] = ""
-        except MlflowException:  # some file in the chunk is bad: find out which, read the rest in one call
-            errors = {}
+        except MlflowException:  # some file in the chunk is refused: read each alone to find which
+            rows = []
             for file in chunk:
                 try:
-                    load_file(file)  # the checks the model applies, with the file's own name
-                except InvalidImageError as exc:
-                    errors[file] = str(exc)
-            good = [f for f in chunk if f not in errors]
-            read = predict_files(model, good).itertuples() if good else iter(())
-            rows = []
-            for file in chunk:  # results of the good files come back in their order
-                if file in errors:
-                    rows.append({"text": "", "confidence": float("nan"), "error": errors[file]})
-                else:
-                    result = next(read)
-                    rows.append({"text": result.text, "confidence": result.confidence, "error": ""})
+                    rows.append({**predict_files(model, [file], params).iloc[0].to_dict(), "error": ""})
+                except MlflowException as exc:
+                    rows.append({"text": "", "confidence": float("nan"), "error": _named(exc.message, file)})
             part = pd.DataFrame(rows)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def _named(message: str, file: str) -> str:
+    """The model's message about a request's row 0, about the file instead."""
+    return file + message.removeprefix("row 0").removesuffix("; the request was refused, no row was read")

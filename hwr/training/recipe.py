@@ -21,6 +21,8 @@ from hwr.errors import HwrError
 from hwr.model.variants import DOWNSAMPLE, KERAS_EXAMPLE, KERAS_EXAMPLE_DROPOUT, MODELS, VARIANTS
 
 SCHEDULES = ("constant", "cosine")
+UNITS = ("word", "line")
+MIN_LINE_WIDTH = 512  # a line of several words 32 px high needs a canvas this wide at least
 
 # The steps that take each kind of option (and so get it on their command line).
 DATA = ("main", "download")
@@ -32,6 +34,9 @@ class RecipeError(HwrError):
     """A recipe value or file that cannot be used; the message names the field and the source."""
 
 
+MAX_CANVAS = 1024  # a handwritten line 32 px high is at most about 25 times as wide (IAM)
+
+
 class CanvasWidth(click.ParamType):
     """Whole CTC frames (a multiple of DOWNSAMPLE) within sane bounds."""
 
@@ -39,8 +44,8 @@ class CanvasWidth(click.ParamType):
 
     def convert(self, value, param, ctx):
         width = click.INT.convert(value, param, ctx)
-        if width % DOWNSAMPLE or not 64 <= width <= 512:
-            self.fail(f"must be a multiple of {DOWNSAMPLE} from 64 to 512, got {width}", param, ctx)
+        if width % DOWNSAMPLE or not 64 <= width <= MAX_CANVAS:
+            self.fail(f"must be a multiple of {DOWNSAMPLE} from 64 to {MAX_CANVAS}, got {width}", param, ctx)
         return width
 
 
@@ -75,6 +80,9 @@ class Recipe:
     # data and splits
     samples: int = option(10000, "Words in the synthetic set (dataset=synthetic, or mix_synthetic).",
                           click.IntRange(min=1), DATA)
+    unit: str = option("word", "What a sample is: word, or line (several words; a line model reads whole lines: the "
+                       "synthetic set draws lines, IAM's words are pasted back into their lines). See presets/lines.yaml.",
+                       click.Choice(UNITS), DATA)
     seed: int = option(42, "Seed of the synthetic set, the splits and the trainings (split k trains with seed + k).",
                        click.INT, ("main", "download", "prepare", "train"))
     splits: int = option(3, "Seeded train/validation splits, one training each, in parallel.",
@@ -136,6 +144,15 @@ class Recipe:
             raise RecipeError(f"erase={self.erase} paints patches in the augmentation: set augment=true too")
         if self.freeze and self.init_model is None:
             raise RecipeError(f"freeze={self.freeze} keeps init_model's first layers: give init_model too")
+
+    def check_unit(self) -> None:
+        """What a line pipeline needs of the training options (main holds both kinds; a step alone
+        holds only its own, so this is not checked on every recipe)."""
+        if self.unit == "line" and self.image_width < MIN_LINE_WIDTH:
+            raise RecipeError(f"unit=line reads whole lines: image_width must be at least {MIN_LINE_WIDTH}, got "
+                              f"{self.image_width} (presets/lines.yaml uses 800: -P recipe=lines)")
+        if self.unit == "line" and self.mix_synthetic:
+            raise RecipeError("mix_synthetic mixes synthetic words into batches of words: not with unit=line")
 
     def effective(self) -> Recipe:
         """The recipe as trained: the model's own dropout where none is given; keras_example

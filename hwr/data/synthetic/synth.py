@@ -307,3 +307,77 @@ def generate(target: Path, samples: int, seed: int, fonts: Sequence[str] | None 
             records.append(WordRecord(word_id, "ok", 128, (0, 0, image.width, image.height), "XX", text))
     write_words_txt(target / "words.txt", records)
     return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines
+# ---------------------------------------------------------------------------------------------
+
+LINES_PER_FORM = 8
+WORDS_PER_LINE = (3, 8)  # tokens in a line, inclusive; IAM's lines hold about 9
+# Paper between two words, in x-heights: IAM's writers leave from under half to over one.
+WORD_GAP = (0.6, 1.3)
+ATTACHED_GAP = (0.05, 0.25)  # before punctuation written against its word
+
+
+def _word_ink(text: str, style: WriterStyle, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A word's ink cropped to its strokes, and its baseline's row in that crop."""
+    placed = _place_glyphs(text, style, rng)
+    top = min(c[1] for _, c in placed)
+    canvas = _compose(placed)
+    rows = np.flatnonzero(canvas.max(axis=1) > 0.1)
+    cols = np.flatnonzero(canvas.max(axis=0) > 0.1)
+    if not rows.size:  # a glyph with no ink at this size: keep the canvas as drawn
+        return canvas, -top
+    return canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], -top - int(rows[0])
+
+
+def render_line(tokens: Sequence[str], style: WriterStyle, rng: np.random.Generator) -> tuple[Image.Image, str]:
+    """One line of words in the writer's style, on a slowly drifting baseline, and its text
+    (hwr.data.lines.join_words: punctuation is written, and read, against its word)."""
+    from hwr.data.lines import NO_SPACE_BEFORE, join_words
+
+    x_height = font_catalog.x_height_ratio(style.font_path, style.weight) * style.size
+    drift = _baseline(rng, style, x_height * 4)  # the line's own wave: slower and wider than a word's
+    inks, x = [], 0.0
+    for i, token in enumerate(tokens):
+        ink, baseline = _word_ink(token, style, rng)
+        if i:
+            gap = ATTACHED_GAP if token.startswith(NO_SPACE_BEFORE) else WORD_GAP
+            x += rng.uniform(*gap) * x_height
+        inks.append((ink, int(round(x)), baseline + drift(x)))
+        x += ink.shape[1]
+    top = min(-b for _, _, b in inks)
+    bottom = max(ink.shape[0] - b for ink, _, b in inks)
+    canvas = np.zeros((int(np.ceil(bottom - top)) + 1, int(np.ceil(x)) + 1), dtype=np.float32)
+    for ink, left, baseline in inks:
+        row = int(round(-baseline - top))
+        region = canvas[row : row + ink.shape[0], left : left + ink.shape[1]]
+        np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
+    return _on_paper(_crop_to_ink(canvas, rng), style, rng), join_words(list(tokens))
+
+
+def generate_lines(target: Path, lines: int, seed: int, fonts: Sequence[str] | None = None) -> list[dict]:
+    """Render `lines` lines into target/lines/<form>/<id>.png with target/labels.tsv (file, text,
+    form), every form one writer; returns the rows."""
+    if lines < 1:
+        raise ValueError(f"lines must be at least 1, got {lines}")
+    fonts = list(dict.fromkeys(fonts or font_catalog.handwriting_fonts()))
+    words = english_words()
+    rows = []
+    for form in range((lines + LINES_PER_FORM - 1) // LINES_PER_FORM):
+        rng = np.random.default_rng([seed, form])
+        style = sample_style(rng, fonts)
+        fid = form_id(form)
+        (target / "lines" / fid).mkdir(parents=True, exist_ok=True)
+        for n in range(min(LINES_PER_FORM, lines - form * LINES_PER_FORM)):
+            count = int(rng.integers(WORDS_PER_LINE[0], WORDS_PER_LINE[1] + 1))
+            tokens = [sample_renderable_label(rng, words, style) for _ in range(count)]
+            image, text = render_line(tokens, style, rng)
+            relative = f"lines/{fid}/{fid}-{n:02d}.png"
+            image.save(target / relative)
+            rows.append({"file": relative, "text": text, "form": fid})
+    with open(target / "labels.tsv", "w", encoding="utf-8") as handle:
+        handle.write("file\ttext\tform\n")
+        handle.writelines(f"{r['file']}\t{r['text']}\t{r['form']}\n" for r in rows)
+    return rows

@@ -1,0 +1,108 @@
+"""A line model's output read word by word, and served: the words, their places, their decoders."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+from hwr.data.charset import BLANK, Charset
+from hwr.decoding.lexicon import Lexicon
+from hwr.decoding.line_words import word_frames, word_regions
+from hwr.decoding.recognizer import Recognizer
+from hwr.model.variants import build_model
+
+CHARSET = Charset.from_texts(["ab ba"])  # ' ' = 1, 'a' = 2, 'b' = 3
+WIDTH = 64  # 16 frames
+_, SPACE, A, B = range(4)
+# "ab" on frames 0-3, spaces, "ba" on frames 8-11, then blanks.
+PATH = [A, A, BLANK, B, BLANK, SPACE, SPACE, BLANK, B, B, BLANK, A, BLANK, BLANK, BLANK, BLANK]
+
+
+def logits_of(path, certainty=8.0):
+    logits = np.zeros((len(path), CHARSET.num_classes), dtype=np.float32)
+    logits[np.arange(len(path)), path] = certainty
+    return logits[None]
+
+
+def test_words_are_the_frames_between_spaces():
+    assert word_frames(np.array(PATH), SPACE) == [(0, 4), (8, 12)]
+    assert word_frames(np.array([SPACE, BLANK, A, SPACE]), SPACE) == [(2, 3)]
+    assert word_frames(np.array([BLANK, SPACE, BLANK]), SPACE) == []
+    # Each word is decoded on its frames and half of the gaps beside it.
+    assert word_regions([(0, 4), (8, 12)], 16) == [(0, 6), (6, 16)]
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    model = build_model("compact", 32, WIDTH, CHARSET.num_classes)
+    return Recognizer(model, CHARSET, lexicon=Lexicon(["ab", "ba", "bb"]))
+
+
+def test_a_line_model_reads_word_by_word_with_every_decoder(recognizer):
+    assert recognizer.reads_lines
+    for decoder in ("greedy", "beam", "lexicon", "hybrid"):
+        (words,) = recognizer.read_lines(logits_of(PATH), decoder)
+        assert [w.decoded.text for w in words] == ["ab", "ba"]
+        assert [(w.start, w.end) for w in words] == [(0, 4), (8, 12)]
+        (line,) = recognizer.decode(logits_of(PATH), decoder)
+        assert line.text == "ab ba"
+        assert line.log_prob == pytest.approx(sum(w.decoded.log_prob for w in words))
+    # The lexicon decoder picks a lexicon word for each word: a hesitant "bx" becomes "bb" or "ba".
+    blurred = logits_of(PATH)
+    blurred[0, 11] = 0.0
+    (words,) = recognizer.read_lines(blurred, "lexicon")
+    assert all(w.decoded.text in ("ab", "ba", "bb") for w in words)
+
+
+def png_b64(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def served(recognizer, monkeypatch, path):
+    from hwr.serving.pyfunc import HwrModel
+
+    model = HwrModel()
+    model.recognizer = recognizer
+    monkeypatch.setattr(recognizer, "logits", lambda batch: np.repeat(logits_of(path), len(batch), axis=0))
+    return model
+
+
+def line_image(width=256, height=32):
+    image = Image.new("L", (width, height), 250)
+    ImageDraw.Draw(image).rectangle([4, 8, width - 5, 24], fill=30)
+    return image
+
+
+def test_the_served_line_model_answers_each_word_with_its_place(recognizer, monkeypatch):
+    model = served(recognizer, monkeypatch, PATH)
+    blank = Image.new("L", (300, 40), 245)
+    out = model.predict(None, pd.DataFrame({"image": [png_b64(line_image()), png_b64(blank)]}))
+
+    assert list(out.columns) == ["text", "confidence", "words"]
+    assert out["text"][0] == "ab ba" and 0 < out["confidence"][0] <= 1
+    words = out["words"][0]
+    assert " ".join(w["text"] for w in words) == out["text"][0]
+    # The image is scaled by 1/4 into the 64-wide canvas; a frame is 4 canvas columns: 16 image columns.
+    assert [(w["left"], w["right"]) for w in words] == [(0, 64), (128, 192)]
+    assert all(0 < w["confidence"] <= 1 for w in words)
+    # Blank paper is a documented answer, not an error: no text, no words, certain.
+    assert (out["text"][1], out["confidence"][1], out["words"][1]) == ("", 1.0, [])
+
+
+@pytest.mark.parametrize("image, message", [
+    (Image.new("L", (30, 200), 250), "wider than tall"),
+    (Image.new("L", (20_000, 40), 250), "wider than a line can be"),
+])
+def test_the_served_line_model_refuses_what_is_not_a_line(recognizer, monkeypatch, image, message):
+    from mlflow.exceptions import MlflowException
+
+    model = served(recognizer, monkeypatch, PATH)
+    with pytest.raises(MlflowException, match=f"row 1: .*{message}.*no row was read"):
+        model.predict(None, pd.DataFrame({"image": [png_b64(line_image()), png_b64(image)]}))
