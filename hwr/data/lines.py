@@ -1,10 +1,9 @@
-"""Handwritten lines: cutting a line image into words, and making line images from word boxes.
+"""Handwritten lines: what counts as one line, a line's text from its words, and line images
+made from word boxes (IAM's words.txt gives each word's box on its form).
 
-A line is read word by word: `word_spans` finds the columns of paper wider than a word gap
-(measured against the writing's own letter height) and cuts the line there, so every word
-keeps the exact preprocessing and decoders of the word model, and comes back with its
-horizontal span. `compose` does the reverse for training data: words pasted back in their
-boxes on white paper (IAM's words.txt gives each word's box on its form).
+A line model reads the whole line (hwr.decoding.line_words finds its words in the model's output);
+cutting lines at the gaps between words and reading each piece with a word model lost far more
+(bench/line_readers.py, docs/lines.md).
 """
 
 from __future__ import annotations
@@ -18,12 +17,7 @@ from hwr.data.images import stretch_contrast, to_grayscale
 from hwr.errors import InvalidImageError
 
 INK = 128  # stretched ink level (0 paper .. 255 darkest) above which a pixel is a stroke
-# A gap between words is at least this many letter heights of paper (median-based x-height):
-# tuned on composed IAM lines of training writers and on synthetic lines (docs/lines.md).
-WORD_GAP = 0.5
-PAD = 4  # px of paper kept around each cut word, like IAM's word boxes
-MAX_ASPECT = 100  # width / height: a line written across a page is about 20; wider is a strip
-MAX_WORDS = 100  # words in one line; more is a strip or a page sent as a line
+MAX_ASPECT = 100  # width / height: a line written across a page is about 25; wider is a strip
 # Punctuation written against the previous word: no space before it in a line's text.
 NO_SPACE_BEFORE = (".", ",", ";", ":", "!", "?", ")", "'s", "'t", "'ll", "'re", "'ve", "'d", "'m", "n't")
 
@@ -46,16 +40,6 @@ def ink_mask(image: Image.Image) -> np.ndarray:
     return (255 - gray) > INK
 
 
-def letter_height(mask: np.ndarray) -> float:
-    """The writing's x-height in pixels: the rows where most columns of ink cross (ascenders and
-    descenders are few), at least 1."""
-    columns = mask.any(axis=0)
-    if not columns.any():
-        return 1.0
-    rows = mask[:, columns].sum(axis=1)
-    return float(max(1, int((rows >= 0.5 * rows.max()).sum())))
-
-
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of every run of True."""
     padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
@@ -75,27 +59,6 @@ def text_bands(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(t, b) for t, b in bands if b - t >= 0.5 * tallest]
 
 
-def word_spans(mask: np.ndarray, gap: float = WORD_GAP) -> list[Span]:
-    """The words of one line, left to right: columns of ink separated by paper at least `gap`
-    letter heights wide, each with the rows its ink covers."""
-    columns = mask.any(axis=0)
-    if not columns.any():
-        return []
-    min_gap = max(2, round(gap * letter_height(mask)))
-    pieces = _runs(columns)
-    words = [list(pieces[0])]
-    for start, end in pieces[1:]:
-        if start - words[-1][1] < min_gap:
-            words[-1][1] = end
-        else:
-            words.append([start, end])
-    spans = []
-    for left, right in words:
-        rows = np.flatnonzero(mask[:, left:right].any(axis=1))
-        spans.append(Span(left, right, int(rows[0]), int(rows[-1]) + 1))
-    return spans
-
-
 def check_line(image: Image.Image, mask: np.ndarray, name: str) -> None:
     """Refuse what is not one line of writing, naming the problem."""
     width, height = image.size
@@ -109,23 +72,6 @@ def check_line(image: Image.Image, mask: np.ndarray, name: str) -> None:
     if len(bands) > 1:
         raise InvalidImageError(f"{name}: holds {len(bands)} lines of writing, one above the other; send one "
                                 f"line per row")
-
-
-def cut_words(image: Image.Image, name: str = "image", gap: float = WORD_GAP) -> list[tuple[Span, Image.Image]]:
-    """One line image cut into its words: each word's span and its crop (with a little paper
-    around it), left to right; [] for blank paper. Not one line: InvalidImageError."""
-    mask = ink_mask(image)
-    check_line(image, mask, name)
-    spans = word_spans(mask, gap)
-    if len(spans) > MAX_WORDS:
-        raise InvalidImageError(f"{name}: {len(spans)} words is more than the {MAX_WORDS} one line may hold")
-    gray = to_grayscale(image)
-    crops = []
-    for span in spans:
-        box = (max(0, span.left - PAD), max(0, span.top - PAD),
-               min(image.width, span.right + PAD), min(image.height, span.bottom + PAD))
-        crops.append((span, gray.crop(box)))
-    return crops
 
 
 def join_words(tokens: list[str]) -> str:

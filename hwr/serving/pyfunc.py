@@ -104,20 +104,23 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         logits = self.recognizer.logits(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
         self.recognizer.recognize_logits(logits, decoder="lexicon")
 
-    def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None]]:
-        """The rows as the model's input, and each row's scale from image to canvas; a line model
-        checks each row is one line of writing, and a blank line's scale is None (nothing to read)."""
+    def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list[int]]:
+        """The rows as the model's input, each row's scale from image to canvas and its image's width;
+        a line model checks each row is one line of writing, and a blank line's scale is None
+        (nothing to read)."""
         from hwr.data.images import decode_base64_image, preprocess, scale_to
         from hwr.data.lines import check_line, ink_mask
 
         batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
         scales: list[float | None] = []
+        widths: list[int] = []
         for row, value in enumerate(values):
             name = f"row {row}"
             try:
                 image = decode_base64_image(value, name=name)
                 batch[row] = preprocess(image, self.recognizer.height, self.recognizer.width)
                 scales.append(scale_to(image.size, self.recognizer.height, self.recognizer.width))
+                widths.append(image.width)
                 if self.recognizer.reads_lines:
                     mask = ink_mask(image)
                     check_line(image, mask, name)
@@ -128,26 +131,32 @@ class HwrModel(mlflow.pyfunc.PythonModel):
                 if not message.startswith(name):
                     message = f"{name}: {message}"
                 raise _invalid(f"{message}; the request was refused, no row was read") from None
-        return batch, scales
+        return batch, scales, widths
 
-    def read_lines(self, batch: np.ndarray, scales: list, decoder: str, beam_width: int) -> pd.DataFrame:
+    def read_lines(self, batch: np.ndarray, scales: list, widths: list[int], decoder: str, beam_width: int) -> pd.DataFrame:
         """A line model's rows: the line's text and calibrated confidence, and its words, each with its
         text, the model's probability for it, and its columns [left, right) in the row's image."""
+        from hwr.data.charset import BLANK
         from hwr.decoding.calibration import apply as calibrated_confidence
         from hwr.decoding.line_words import joined
         from hwr.model.variants import DOWNSAMPLE
 
-        lines = self.recognizer.read_lines(self.recognizer.logits(batch), decoder, beam_width)
-        lines = [words if scale is not None else [] for words, scale in zip(lines, scales)]  # blank paper
+        logits = self.recognizer.logits(batch)
+        for row, (scale, width) in enumerate(zip(scales, widths)):
+            # Frames past the image's right edge read only the canvas's padding: certain blanks.
+            used = 0 if scale is None else int(np.ceil(width * scale / DOWNSAMPLE))
+            logits[row, used:] = -1e4
+            logits[row, used:, BLANK] = 0.0
+        lines = self.recognizer.read_lines(logits, decoder, beam_width)
         confidence = calibrated_confidence(self.recognizer.calibration, decoder, [joined(w) for w in lines])
         rows = []
-        for words, scale, line_confidence in zip(lines, scales, confidence):
+        for words, scale, width, line_confidence in zip(lines, scales, widths, confidence):
             rows.append({
                 "text": joined(words).text,
                 "confidence": 1.0 if not words else line_confidence,
                 "words": [{"text": w.decoded.text, "confidence": w.decoded.probability,
-                           "left": int(w.start * DOWNSAMPLE / scale), "right": int(np.ceil(w.end * DOWNSAMPLE / scale))}
-                          for w in words],
+                           "left": int(w.start * DOWNSAMPLE / scale),
+                           "right": min(width, int(np.ceil(w.end * DOWNSAMPLE / scale)))} for w in words],
             })
         return pd.DataFrame(rows, columns=["text", "confidence", "words"])
 
@@ -158,9 +167,9 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         values = _images_column(model_input)
         if not values:
             raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
-        batch, scales = self.preprocess_rows(values)
+        batch, scales, widths = self.preprocess_rows(values)
         if self.recognizer.reads_lines:
-            return self.read_lines(batch, scales, decoder, beam_width)
+            return self.read_lines(batch, scales, widths, decoder, beam_width)
         results = self.recognizer.recognize(batch, decoder, beam_width)
         return pd.DataFrame(
             {"text": [t for t, _ in results], "confidence": [c for _, c in results]},
