@@ -5,7 +5,9 @@ with 64 images a request, and the server's memory after warm-up and after 1,000 
 Targets (issue 4): p50 <= 20 ms, p99 <= 60 ms, 64-image throughput >= 0.6x in-process, server
 <= 1 GiB after 1,000 requests with no growth after warm-up.
 
-    python bench/serve.py [--model-uri models:/hwr@champion] [--requests 500]
+    python bench/serve.py [--model-uri models:/hwr@champion] [--requests 500] [--images FOLDER]
+
+--images sends the first 64 images of a folder (a line model: line images) instead of synthetic words.
 
 Uses MLFLOW_TRACKING_URI (default sqlite:///mlflow.db): run `make pipeline` first.
 """
@@ -60,12 +62,19 @@ def free_port() -> int:
 @click.option("--requests", "count", default=500, show_default=True, help="Single-image requests timed.")
 @click.option("--workers", default=1, show_default=True, help="Server workers (mlflow models serve -w).")
 @click.option("--clients", default=4, show_default=True, help="Concurrent clients in the load phase.")
-def main(model_uri, count, workers, clients):
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Send the first 64 images (PNG) found under this folder instead of synthetic words.")
+def main(model_uri, count, workers, clients, images):
     import mlflow
     import pandas as pd
     import requests
 
-    single = word_images(64)
+    if images is None:
+        single = word_images(64)
+    else:
+        single = [base64.b64encode(p.read_bytes()).decode() for p in sorted(images.rglob("*.png"))[:64]]
+        if not single:
+            raise SystemExit(f"no PNG images under {images}")
     batch = {"inputs": {"image": single}}
 
     # In-process baseline: the same pyfunc, no HTTP.
@@ -146,8 +155,8 @@ def main(model_uri, count, workers, clients):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    save(f"serve-w{workers}", {
-        "model_uri": model_uri, "workers": workers, "cold_start_s": cold_start,
+    save(f"serve-w{workers}" + (f"-{images.name}" if images else ""), {
+        "model_uri": model_uri, "images": str(images or "synthetic words"), "workers": workers, "cold_start_s": cold_start,
         "single_p50_ms": percentile(latencies, 50), "single_p99_ms": percentile(latencies, 99),
         "single_mean_ms": statistics.fmean(latencies),
         "clients": clients, "concurrent_requests_per_s": concurrent_rps,

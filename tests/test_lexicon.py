@@ -132,6 +132,8 @@ def test_own_words_travel_with_the_model_and_add_up_over_an_ensemble(tmp_path):
     assert merged.counts == {"Regiment.": 2, "the": 2, "£1000": 1}
     lexicon = merged.lexicon(Charset.from_texts([string.ascii_letters + ".£0123456789"]), 2000)
     assert "£1000" in lexicon and "Regiment." in lexicon and "house" in lexicon
+    # A line model's labels are lines: each of their words counts.
+    assert OwnWords.of(["the Regiment.", "the"], 0.5).counts == {"the": 2, "Regiment.": 1}
     (tmp_path / "bad.json").write_text('{"weight": 2, "counts": {}}')
     with pytest.raises(ValueError, match="own_words artifact .*bad.json is unreadable"):
         OwnWords.load(tmp_path / "bad.json")

@@ -26,7 +26,8 @@ class OwnWords:
 
     @classmethod
     def of(cls, texts: Iterable[str], weight: float) -> OwnWords:
-        return cls(dict(Counter(texts)), weight)
+        """The words of training labels: a line's label counts each of its words (split on spaces)."""
+        return cls(dict(Counter(word for text in texts for word in text.split())), weight)
 
     @classmethod
     def merged(cls, found: list[OwnWords]) -> OwnWords:
