@@ -106,3 +106,13 @@ def test_the_served_line_model_refuses_what_is_not_a_line(recognizer, monkeypatc
     model = served(recognizer, monkeypatch, PATH)
     with pytest.raises(MlflowException, match=f"row 1: .*{message}.*no row was read"):
         model.predict(None, pd.DataFrame({"image": [png_b64(line_image()), png_b64(image)]}))
+
+
+def test_warming_up_a_line_model_builds_its_lexicon(monkeypatch):
+    from hwr.decoding import decode as decode_module
+
+    built = []
+    monkeypatch.setattr(decode_module, "default_lexicon", lambda charset, size: built.append(size) or Lexicon(["ab"]))
+    model = build_model("compact", 32, WIDTH, CHARSET.num_classes)
+    Recognizer(model, CHARSET).warm_up()  # an untrained model's blank output holds no word to decode
+    assert built == [Recognizer(model, CHARSET).settings.lexicon_size]

@@ -44,6 +44,11 @@ class Recognizer:
         spec = tf.TensorSpec([None, self.height, self.width, 1], tf.float32)
         self._logits = tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
+    def warm_up(self) -> None:
+        """Trace the graph and build the lexicon now, so that the first request pays for neither."""
+        probs = softmax(self.logits(np.zeros((1, self.height, self.width), np.uint8)))
+        decode(probs, self.charset, "lexicon", 1, self.lexicon, self.settings)
+
     def logits(self, images: np.ndarray) -> np.ndarray:
         """(N, H, W) uint8 ink arrays to (N, frames, classes) logits."""
         if len(images) == 0:

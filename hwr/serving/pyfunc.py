@@ -100,9 +100,7 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         own_path = context.artifacts.get(OWN_WORDS_ARTIFACT)
         lexicon = OwnWords.load(own_path).lexicon(charset, settings.lexicon_size) if own_path else None
         self.recognizer = Recognizer(model, charset, calibration=calibration, settings=settings, lexicon=lexicon)
-        # Trace the graph and build the lexicon now, so the first request pays for neither.
-        logits = self.recognizer.logits(np.zeros((1, self.recognizer.height, self.recognizer.width), np.uint8))
-        self.recognizer.recognize_logits(logits, decoder="lexicon")
+        self.recognizer.warm_up()
 
     def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list[int]]:
         """The rows as the model's input, each row's scale from image to canvas and its image's width;
