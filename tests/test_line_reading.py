@@ -116,3 +116,22 @@ def test_warming_up_a_line_model_builds_its_lexicon(monkeypatch):
     model = build_model("compact", 32, WIDTH, CHARSET.num_classes)
     Recognizer(model, CHARSET).warm_up()  # an untrained model's blank output holds no word to decode
     assert built == [Recognizer(model, CHARSET).settings.lexicon_size]
+
+
+def test_the_lexicon_decoders_keep_the_punctuation_after_a_word():
+    from hwr.decoding.line_words import trailing_marks
+
+    charset = Charset.from_texts(["ab ba,."])  # ' ' 1, ',' 2, '.' 3, 'a' 4, 'b' 5
+    space, comma, stop, a, b = 1, 2, 3, 4, 5
+    path = np.array([a, BLANK, b, BLANK, comma, space, b, a, a, stop, stop, BLANK, BLANK, BLANK, BLANK, BLANK])
+    assert trailing_marks(path, 0, 5, charset) == (",", 4)
+    assert trailing_marks(path, 6, 11, charset) == (".", 9)
+    assert trailing_marks(np.array([comma, stop]), 0, 2, charset) == ("", 2)  # punctuation alone stays a word
+    assert trailing_marks(np.array([a, b]), 0, 2, charset) == ("", 2)
+    logits = np.zeros((1, len(path), charset.num_classes), dtype=np.float32)
+    logits[0, np.arange(len(path)), path] = 8.0
+    recognizer = Recognizer(build_model("compact", 32, WIDTH, charset.num_classes), charset,
+                            lexicon=Lexicon(["ab", "ba"]))
+    for decoder in ("greedy", "lexicon", "hybrid"):
+        (line,) = recognizer.decode(logits, decoder)
+        assert line.text == "ab, ba.", decoder

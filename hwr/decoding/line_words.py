@@ -17,6 +17,8 @@ from hwr.data.charset import BLANK, Charset
 from hwr.decoding.decode import Decoded
 
 SPACE = " "
+# Written against the end of a word; the lexicon decoders read the word without them.
+TRAILING_MARKS = frozenset(".,;:!?)'\"")
 
 
 @dataclass(frozen=True)
@@ -69,15 +71,40 @@ def without_space(probs: np.ndarray, space: int) -> np.ndarray:
     return out
 
 
-def split_lines(probs: np.ndarray, charset: Charset) -> list[list[tuple[tuple[int, int], np.ndarray]]]:
+def trailing_marks(path: np.ndarray, start: int, end: int, charset: Charset) -> tuple[str, int]:
+    """The punctuation the best path ends a word's frames [start, end) with ("," of "said,"), and
+    the frame where it begins; ("", end) when the word ends in a letter or is punctuation alone."""
+    chars = []  # (character, first frame) along the collapsed best path
+    previous = BLANK
+    for frame in range(start, end):
+        label = int(path[frame])
+        if label != BLANK and label != previous:
+            chars.append((charset.chars[label - 1], frame))
+        previous = label
+    cut = len(chars)
+    while cut > 1 and chars[cut - 1][0] in TRAILING_MARKS:
+        cut -= 1
+    if cut == len(chars) or not chars or chars[cut - 1][0] in TRAILING_MARKS:
+        return "", end
+    return "".join(c for c, _ in chars[cut:]), chars[cut][1]
+
+
+def split_lines(probs: np.ndarray, charset: Charset, marks_apart: bool = False) -> list[list[tuple]]:
     """For each line's (frames, classes) probabilities, its words: ((start, end) frames, the word
-    region's probabilities without the space)."""
+    region's probabilities without the space, and the punctuation read after it). With
+    `marks_apart`, a word's trailing punctuation is left out of its region and given as read by
+    the best path, so a lexicon decoder picks the word and keeps the comma after it."""
     space = charset.encode(SPACE)[0]
     lines = []
     for line in probs:
-        words = word_frames(line.argmax(axis=-1), space)
+        path = line.argmax(axis=-1)
+        words = word_frames(path, space)
         regions = word_regions(words, len(line))
-        lines.append([(w, without_space(line[a:b], space)) for w, (a, b) in zip(words, regions)])
+        found = []
+        for (start, end), (left, right) in zip(words, regions):
+            marks, cut = trailing_marks(path, start, end, charset) if marks_apart else ("", right)
+            found.append(((start, end), without_space(line[left : cut if marks else right], space), marks))
+        lines.append(found)
     return lines
 
 
@@ -89,6 +116,11 @@ def padded(regions: list[np.ndarray], classes: int) -> np.ndarray:
     for i, region in enumerate(regions):
         batch[i, : len(region)] = region
     return batch
+
+
+def with_marks(decoded: Decoded, marks: str) -> Decoded:
+    """A word's reading with the punctuation read after it."""
+    return Decoded(decoded.text + marks, decoded.log_prob, decoded.share) if marks else decoded
 
 
 def joined(words: list[LineWord]) -> Decoded:

@@ -12,7 +12,7 @@ from hwr.data.charset import Charset
 from hwr.decoding.calibration import apply as calibrated_confidence
 from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 from hwr.decoding.lexicon import Lexicon
-from hwr.decoding.line_words import LineWord, joined, padded, reads_lines, split_lines
+from hwr.decoding.line_words import LineWord, joined, padded, reads_lines, split_lines, with_marks
 from hwr.model.variants import frames_for_width
 
 BATCH = 64
@@ -72,13 +72,14 @@ class Recognizer:
     ) -> list[list[LineWord]]:
         """A line model's (N, frames, classes) logits as each line's words, every word decoded on its
         own frames (hwr.decoding.line_words); all words of all lines in one decoder call."""
-        lines = split_lines(softmax(logits), self.charset)
-        regions = [region for words in lines for _, region in words]
+        lines = split_lines(softmax(logits), self.charset, marks_apart=decoder in ("lexicon", "hybrid"))
+        regions = [region for words in lines for _, region, _ in words]
         if not regions:
             return [[] for _ in lines]
         decoded = iter(decode(padded(regions, self.charset.num_classes), self.charset, decoder, beam_width,
                               self.lexicon, self.settings))
-        return [[LineWord(next(decoded), start, end) for (start, end), _ in words] for words in lines]
+        return [[LineWord(with_marks(next(decoded), marks), start, end) for (start, end), _, marks in words]
+                for words in lines]
 
     def recognize_logits(
         self, logits: np.ndarray, decoder: str = "greedy", beam_width: int = DEFAULT_BEAM_WIDTH
