@@ -16,7 +16,7 @@ from steps.reference import entry_points, reference
 ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
 # The user's guide and the docs that tell users what to run (measurements.md keeps old runs' commands).
 GUIDES = ["README.md", "docs/presets.md", "docs/decoders.md", "docs/team.md", "docs/troubleshooting.md",
-          "docs/performance.md", "docs/architecture.md", "docs/own-data.md"]
+          "docs/performance.md", "docs/architecture.md", "docs/own-data.md", "docs/lines.md"]
 
 
 def mlproject(project_dir):
