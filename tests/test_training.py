@@ -65,6 +65,22 @@ def test_augmentation_changes_images_but_keeps_the_word_inside():
     assert not np.allclose(augment_batch(x).numpy(), out)
 
 
+def test_a_long_line_turns_no_further_at_its_end_than_a_word():
+    from hwr.training.augment import Augmentation, augment_batch
+
+    x = np.zeros((64, 32, 800, 1), np.float32)
+    x[:, 12:20, 1:780] = 255.0  # a thin line of ink across the canvas, in the middle rows
+    only_rotation = Augmentation(shear=0.0, scale_x=(1.0, 1.0), scale_y=(1.0, 1.0), shift_y=0.0, elastic_px=0.0,
+                                 stroke_p=0.0, contrast=(1.0, 1.0), noise=0.0)
+    out = augment_batch(x, only_rotation).numpy()
+    ends = out[:, :, 700:780, 0] > 128
+    rows = [np.flatnonzero(e.any(axis=1)) for e in ends]
+    # At the right end the band moves at most a word's worth (128 * sin 2 degrees: 4.5 px), so it
+    # never leaves the canvas; with the word's 2 degrees over 780 px it would move up to 27 px.
+    assert all(r.size and r.min() >= 12 - 6 and r.max() <= 19 + 6 for r in rows)
+    assert any(r.min() < 12 or r.max() > 19 for r in rows)  # but it does turn
+
+
 # Every random change off but the one under test, so the effect of random erasing is exact.
 STILL = dict(rotate_deg=0.0, shear=0.0, scale_x=(1.0, 1.0), scale_y=(1.0, 1.0), shift_y=0.0, elastic_px=0.0,
              stroke_p=0.0, contrast=(1.0, 1.0), noise=0.0)

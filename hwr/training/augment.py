@@ -11,7 +11,10 @@ shrunk, so the label still matches the image.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from hwr.data.images import IMAGE_WIDTH
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,15 @@ def augment_batch(images, augmentation: Augmentation = Augmentation(), seed=None
     # Output pixel (x, y) reads source pixel (xs, ys): the inverse of the forward transform.
     ys, xs = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")  # (H, W)
     xs, ys = xs[None], ys[None]
-    angle = uniform(-a.rotate_deg, a.rotate_deg) * (3.14159265 / 180.0)
-    shear = uniform(-a.shear, a.shear)
     # How far right the ink reaches, so the word can always be kept inside the image.
     columns = tf.reduce_max(images[..., 0], axis=1) > 32.0  # (B, W)
     right = tf.cast(w - tf.argmax(tf.reverse(tf.cast(columns, tf.int32), [1]), axis=1, output_type=tf.int32), tf.float32)
+    # A line's right end must not turn further up or down than a word's does: beyond a word's
+    # width the angle shrinks, or the last words of a line would leave the 32-pixel canvas.
+    most = a.rotate_deg * (3.14159265 / 180.0)
+    limit = tf.asin(tf.minimum(1.0, IMAGE_WIDTH * math.sin(most) / tf.maximum(right, 1.0)))
+    angle = uniform(-1.0, 1.0) * tf.minimum(most, limit)
+    shear = uniform(-a.shear, a.shear)
     room = tf.maximum(wf - 2.0 - tf.abs(shear) * hf / 2 - tf.abs(tf.sin(angle)) * hf, wf / 2) / tf.maximum(right, 1.0)
     sx = tf.minimum(uniform(*a.scale_x), room)
     sy = uniform(*a.scale_y)
