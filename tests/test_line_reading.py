@@ -40,7 +40,7 @@ def test_words_are_the_frames_between_spaces():
 @pytest.fixture(scope="module")
 def recognizer():
     model = build_model("compact", 32, WIDTH, CHARSET.num_classes)
-    return Recognizer(model, CHARSET, lexicon=Lexicon(["ab", "ba", "bb"]))
+    return Recognizer(model, CHARSET, lexicon=Lexicon(["ab", "ba", "bb"]), reads_lines=True)
 
 
 def test_a_line_model_reads_word_by_word_with_every_decoder(recognizer):
@@ -114,7 +114,7 @@ def test_warming_up_a_line_model_builds_its_lexicon(monkeypatch):
     built = []
     monkeypatch.setattr(decode_module, "default_lexicon", lambda charset, size: built.append(size) or Lexicon(["ab"]))
     model = build_model("compact", 32, WIDTH, CHARSET.num_classes)
-    Recognizer(model, CHARSET).warm_up()  # an untrained model's blank output holds no word to decode
+    Recognizer(model, CHARSET, reads_lines=True).warm_up()  # a blank warm-up read holds no word to decode
     assert built == [Recognizer(model, CHARSET).settings.lexicon_size]
 
 
@@ -131,7 +131,25 @@ def test_the_lexicon_decoders_keep_the_punctuation_after_a_word():
     logits = np.zeros((1, len(path), charset.num_classes), dtype=np.float32)
     logits[0, np.arange(len(path)), path] = 8.0
     recognizer = Recognizer(build_model("compact", 32, WIDTH, charset.num_classes), charset,
-                            lexicon=Lexicon(["ab", "ba"]))
+                            lexicon=Lexicon(["ab", "ba"]), reads_lines=True)
     for decoder in ("greedy", "lexicon", "hybrid"):
         (line,) = recognizer.decode(logits, decoder)
         assert line.text == "ab, ba.", decoder
+
+
+def test_a_model_reads_lines_only_when_logged_as_a_line_model(tmp_path):
+    """IAM's word labels hold a space too ("M P"): the alphabet does not make a line model."""
+    from types import SimpleNamespace
+
+    from hwr.serving.pyfunc import UNIT_CONFIG, HwrModel
+
+    build_model("compact", 32, WIDTH, CHARSET.num_classes).save(tmp_path / "model.keras")
+    CHARSET.save(tmp_path / "charset.json")
+    artifacts = {"keras_model": str(tmp_path / "model.keras"), "charset": str(tmp_path / "charset.json")}
+    for config, reads_lines in ((None, False), ({UNIT_CONFIG: "word"}, False), ({UNIT_CONFIG: "line"}, True)):
+        model = HwrModel()
+        model.load_context(SimpleNamespace(artifacts=artifacts, model_config=config))
+        assert model.recognizer.reads_lines is reads_lines
+    word_model = Recognizer(build_model("compact", 32, WIDTH, CHARSET.num_classes), CHARSET)
+    (text,) = word_model.decode(logits_of(PATH))
+    assert text.text == "ab ba" and not word_model.reads_lines  # greedy over the whole image, as for words

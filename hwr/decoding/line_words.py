@@ -1,6 +1,7 @@
 """A line model's output read word by word.
 
-A model whose alphabet has the space reads whole lines. Its best path says where each word is:
+A line model (trained on labels of several words: its alphabet has the space) reads whole lines.
+Its best path says where each word is:
 the frames from a word's first character to its last, between spaces. Each word's frames (and
 the blank or space frames around it, up to halfway to its neighbours) are then decoded on their
 own, so every decoder, the lexicon and hybrid ones included, reads a line as a sequence of words;
@@ -28,10 +29,6 @@ class LineWord:
     decoded: Decoded
     start: int
     end: int
-
-
-def reads_lines(charset: Charset) -> bool:
-    return SPACE in charset.chars
 
 
 def word_frames(path: np.ndarray, space: int) -> list[tuple[int, int]]:

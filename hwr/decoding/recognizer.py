@@ -12,7 +12,7 @@ from hwr.data.charset import Charset
 from hwr.decoding.calibration import apply as calibrated_confidence
 from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, Decoded, DecoderSettings, decode, softmax
 from hwr.decoding.lexicon import Lexicon
-from hwr.decoding.line_words import LineWord, joined, padded, reads_lines, split_lines, with_marks
+from hwr.decoding.line_words import LineWord, joined, padded, split_lines, with_marks
 from hwr.model.variants import frames_for_width
 
 BATCH = 64
@@ -27,10 +27,12 @@ class Recognizer:
         calibration: dict | None = None,
         lexicon: Lexicon | None = None,
         settings: DecoderSettings = DecoderSettings(),
+        reads_lines: bool = False,
     ):
         """`calibration` is hwr.decoding.calibration.fit's dict (None: confidence is the model's own
         probability), fitted with `settings`, the lexicon and hybrid decoders' constants;
-        `lexicon` replaces the default one for lexicon decoding."""
+        `lexicon` replaces the default one for lexicon decoding; a line model (`reads_lines`, its
+        alphabet has the space) is decoded word by word."""
         import tensorflow as tf
 
         self.model = model
@@ -39,7 +41,7 @@ class Recognizer:
         self.calibration = calibration
         self.lexicon = lexicon
         self.settings = settings
-        self.reads_lines = reads_lines(charset)  # trained on lines: decoded word by word
+        self.reads_lines = reads_lines
         _, self.height, self.width, _ = model.input_shape
         spec = tf.TensorSpec([None, self.height, self.width, 1], tf.float32)
         self._logits = tf.function(lambda x: model(x, training=False), input_signature=[spec])

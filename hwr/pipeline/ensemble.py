@@ -76,7 +76,8 @@ def log_ensemble(children: list, splits_uri: str, test: pd.DataFrame, data_dir: 
     log_input(test_data, context="testing")
     scored = log_scored_model(model, charset, words.load_images(data_dir, val, width), list(val["text"]),
                               words.load_images(data_dir, test, width), list(test["text"]),
-                              data_dir / test["path"].iloc[0], test_data, own)
+                              data_dir / test["path"].iloc[0], test_data, own,
+                              unit=children[0].data.params.get("unit", "word"))
     log.info("ensemble on the test words: " + ", ".join(
         f"{decoder} CER {scored.scores['test_cer' if decoder == 'greedy' else f'test_{decoder}_cer']:.4f}"
         for decoder in scored.readings))

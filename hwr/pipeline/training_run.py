@@ -42,16 +42,18 @@ class ScoredModel:
 
 
 def log_scored_model(model, charset: Charset, x_val: np.ndarray, val_texts: list[str], x_test: np.ndarray,
-                     test_texts: list[str], example_image: Path, test_data, own: OwnWords | None = None) -> ScoredModel:
+                     test_texts: list[str], example_image: Path, test_data, own: OwnWords | None = None,
+                     unit: str = "word") -> ScoredModel:
     """Calibrate every decoder's confidence on the validation words, score every decoder on the
     test words, and log the model as the hwr pyfunc in the active run, with today's decoder
     settings (which the model keeps, and the run shows beside its scores). The scores are linked
     to the logged model and to `test_data`, the test words as an MLflow dataset. With `own`, the
-    lexicon decoders know the training words too, here and where the model is served."""
+    lexicon decoders know the training words too, here and where the model is served. With `unit`
+    line, a line model: read, and served, word by word."""
     settings = DecoderSettings()
     mlflow.log_params({f"decoder_{name}": value for name, value in settings.to_dict().items()})
     lexicon = own.lexicon(charset, settings.lexicon_size) if own else None
-    recognizer = Recognizer(model, charset, settings=settings, lexicon=lexicon)
+    recognizer = Recognizer(model, charset, settings=settings, lexicon=lexicon, reads_lines=unit == "line")
     calibration = fit_calibration(recognizer.logits(x_val), val_texts, charset, settings=settings, lexicon=lexicon)
     recognizer.calibration = calibration
     for decoder, entry in calibration["decoders"].items():
@@ -59,7 +61,7 @@ def log_scored_model(model, charset: Charset, x_val: np.ndarray, val_texts: list
                             f"val_{decoder}_ece_uncalibrated": entry["ece_uncalibrated"]})
     scores, readings = score_decoders(recognizer, x_test, test_texts)
     info = packaging.log_model(model, charset, images.encode_png_base64(example_image), calibration=calibration,
-                               settings=settings, own_words=own)
+                               settings=settings, own_words=own, unit=unit)
     mlflow.log_metrics(scores, model_id=info.model_id, dataset=test_data)
     mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
     return ScoredModel(info, scores, readings)
@@ -112,7 +114,7 @@ def train_split(splits_uri: str, data_dir: Path, split: int, recipe: Recipe, mix
     if own:
         mlflow.log_metric("own_words", len(own.counts))
     scored = log_scored_model(result.model, charset, x_val, list(val_ok["text"]), x_test, truths,
-                              data_dir / test_list["path"].iloc[0], test_data, own)
+                              data_dir / test_list["path"].iloc[0], test_data, own, recipe.unit)
     for figure in plots.training_figures(result.history, x_test, truths, scored.readings["greedy"], tmp):
         mlflow.log_artifact(str(figure), artifact_path="plots")
     charset.save(tmp / CHARSET_ARTIFACT)

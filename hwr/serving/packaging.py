@@ -16,7 +16,7 @@ import hwr
 from hwr.data.charset import Charset
 from hwr.decoding.decode import DEFAULT_BEAM_WIDTH, DecoderSettings
 from hwr.decoding.own_words import OwnWords
-from hwr.serving.pyfunc import INPUT_COLUMN, OWN_WORDS_ARTIFACT, SETTINGS_ARTIFACT, HwrModel
+from hwr.serving.pyfunc import INPUT_COLUMN, OWN_WORDS_ARTIFACT, SETTINGS_ARTIFACT, UNIT_CONFIG, HwrModel
 
 # What a served model imports; versions are the ones installed here, so a rebuilt environment
 # (mlflow models serve with conda/virtualenv, build-docker) matches the one that trained it.
@@ -41,12 +41,14 @@ def log_model(
     calibration: dict | None = None,
     settings: DecoderSettings = DecoderSettings(),
     own_words: OwnWords | None = None,
+    unit: str = "word",
 ):
     """Log the pyfunc model in the active run; returns MLflow's ModelInfo.
 
     `calibration` (hwr.decoding.calibration.fit's dict) travels as a JSON artifact the served model applies;
     so do the decoder `settings` it was fitted with, which the served model decodes with, and the
-    training words its lexicon decoders know (`own_words`), when there are any.
+    training words its lexicon decoders know (`own_words`), when there are any. The model's `unit`
+    (word, or line: read word by word, answered with each word's place) is its model_config.
     """
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = {"keras_model": str(Path(tmp) / "model.keras"), "charset": str(Path(tmp) / "charset.json"),
@@ -68,4 +70,5 @@ def log_model(
             signature=SIGNATURE,
             input_example=pd.DataFrame({INPUT_COLUMN: [example_image_b64]}),
             pip_requirements=pip_requirements(),
+            model_config={UNIT_CONFIG: unit},
         )

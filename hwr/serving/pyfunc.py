@@ -20,6 +20,7 @@ from hwr.errors import InvalidImageError
 INPUT_COLUMN = "image"
 SETTINGS_ARTIFACT = "decoder_settings"  # the lexicon and hybrid decoders' constants the model was calibrated with
 OWN_WORDS_ARTIFACT = "own_words"  # the training words its lexicon decoders know (recipe option own_words)
+UNIT_CONFIG = "unit"  # in the model's model_config: "line" for a line model; older models read words
 MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
 
 
@@ -99,7 +100,9 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         settings = load_settings(context.artifacts.get(SETTINGS_ARTIFACT))
         own_path = context.artifacts.get(OWN_WORDS_ARTIFACT)
         lexicon = OwnWords.load(own_path).lexicon(charset, settings.lexicon_size) if own_path else None
-        self.recognizer = Recognizer(model, charset, calibration=calibration, settings=settings, lexicon=lexicon)
+        reads_lines = (getattr(context, "model_config", None) or {}).get(UNIT_CONFIG, "word") == "line"
+        self.recognizer = Recognizer(model, charset, calibration=calibration, settings=settings, lexicon=lexicon,
+                                     reads_lines=reads_lines)
         self.recognizer.warm_up()
 
     def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list[int]]:

@@ -234,7 +234,7 @@ def train(
         # Puts the averaged weights in the model at each epoch's end (for the evaluator after it)
         # and the training weights back at the next epoch's start.
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    callbacks.append(_evaluator(Recognizer(model, charset), x_val, y_val, val_texts, recipe, started, on_epoch, result))
+    callbacks.append(_evaluator(Recognizer(model, charset, reads_lines=recipe.unit == "line"), x_val, y_val, val_texts, recipe, started, on_epoch, result))
     model.fit(training_dataset(x_train, y_train, recipe.batch_size, recipe.augment, recipe.seed, mixed, recipe.erase),
               epochs=recipe.epochs, steps_per_epoch=steps, verbose=2, callbacks=callbacks,
               shuffle=False)  # training_dataset shuffles; Keras would warn that it ignores shuffle=True

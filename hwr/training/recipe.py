@@ -82,7 +82,7 @@ class Recipe:
                           click.IntRange(min=1), DATA)
     unit: str = option("word", "What a sample is: word, or line (several words; a line model reads whole lines: the "
                        "synthetic set draws lines, IAM's words are pasted back into their lines). See presets/lines.yaml.",
-                       click.Choice(UNITS), DATA)
+                       click.Choice(UNITS), ("main", "download", "train"))
     seed: int = option(42, "Seed of the synthetic set, the splits and the trainings (split k trains with seed + k).",
                        click.INT, ("main", "download", "prepare", "train"))
     splits: int = option(3, "Seeded train/validation splits, one training each, in parallel.",
