@@ -28,8 +28,9 @@ from hwr.data.iam_lines import line_id
 from hwr.data.lines import ink_mask, join_words
 from hwr.evaluation import metrics
 
-# Paper wider than this many letter heights separates two words: on all 1,624 composed IAM dev
-# lines, 0.8 missed the true word count by the least (16.4 % of the words; 0.5-1.6 tried).
+# Paper wider than this many letter heights separates two words: on every third of the 1,624
+# composed IAM dev lines, 0.8 missed the true word count by the least (16.4 % of the words;
+# 0.6-1.2 tried).
 WORD_GAP = 0.8
 PAD = 4  # px of paper kept around each cut word, like IAM's word boxes
 
