@@ -50,7 +50,8 @@ def test_synthetic_lines_train_a_line_model_registered_apart_from_the_word_model
     run = client.get_run(champion.run_id)
     assert run.data.params["image_width"] == "800" and "test_cer" in run.data.metrics
     assert champion.tags["hwr.data_family"] == "general-lines"
-    assert mlflow.models.get_model_info(f"models:/hwr-line/{champion.version}").model_config == {"unit": "line"}
+    logged = mlflow.models.Model.load(f"models:/hwr-line/{champion.version}")
+    assert logged.flavors["python_function"]["config"] == {"unit": "line"}  # served as a line model
     [prepare] = client.search_runs(["0"], "tags.`mlflow.project.entryPoint` = 'prepare'")
     assert " " in mlflow.artifacts.load_dict(f"runs:/{prepare.info.run_id}/charset.json")["chars"]  # reads spaces
     labels = pd.read_csv(f"{data_dir}/labels.tsv", sep="\t", keep_default_na=False, quoting=3)
