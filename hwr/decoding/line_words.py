@@ -1,11 +1,11 @@
 """A line model's output read word by word.
 
-A line model (trained on labels of several words: its alphabet has the space) reads whole lines.
-Its best path says where each word is:
-the frames from a word's first character to its last, between spaces. Each word's frames (and
-the blank or space frames around it, up to halfway to its neighbours) are then decoded on their
-own, so every decoder, the lexicon and hybrid ones included, reads a line as a sequence of words;
-the line's text is the words joined by spaces and its score the product of theirs.
+A line model (trained on labels of several words, so its alphabet has the space) reads whole
+lines. Its best path says where each word is: the frames from a word's first character to its
+last, between spaces. Each word's frames (and the blank or space frames around it, up to halfway
+to its neighbours) are then decoded on their own, so every decoder, the lexicon and hybrid ones
+included, reads a line as a sequence of words; the line's text is the words joined by spaces and
+its score the product of theirs.
 """
 
 from __future__ import annotations
