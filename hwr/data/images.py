@@ -58,9 +58,18 @@ def scale_to(size: tuple[int, int], height: int = IMAGE_HEIGHT, width: int = IMA
 
 def preprocess(image: Image.Image, height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> np.ndarray:
     """A PIL image to a (height, width) uint8 ink array; the model's only input format."""
+    return to_canvas(normalised(image), height, width)
+
+
+def normalised(image: Image.Image) -> Image.Image:
+    """preprocess's first half: an image large enough to hold a word, as 8-bit gray from black to white."""
     if image.width < MIN_SIDE or image.height < MIN_SIDE:
         raise InvalidImageError(f"image is {image.width}x{image.height} pixels: too small to hold a word")
-    gray = stretch_contrast(to_grayscale(image))
+    return stretch_contrast(to_grayscale(image))
+
+
+def to_canvas(gray: Image.Image, height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """preprocess's second half: a normalised image scaled into the canvas, as ink."""
     scale = scale_to(gray.size, height, width)
     new_size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
     resized = gray.resize(new_size, Image.Resampling.BILINEAR)

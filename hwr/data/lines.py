@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from hwr.data.images import stretch_contrast, to_grayscale
+from hwr.data.images import normalised, to_grayscale
 from hwr.errors import InvalidImageError
 
 INK = 128  # stretched ink level (0 paper .. 255 darkest) above which a pixel is a stroke
@@ -34,7 +34,12 @@ class Span:
 
 def ink_mask(image: Image.Image) -> np.ndarray:
     """(H, W) bool: the strokes of any image, whatever its mode, contrast or paper tone."""
-    gray = np.asarray(stretch_contrast(to_grayscale(image)), dtype=np.uint8)
+    return strokes(normalised(image))
+
+
+def strokes(gray: Image.Image) -> np.ndarray:
+    """ink_mask of an image hwr.data.images.normalised has made gray already."""
+    gray = np.asarray(gray, dtype=np.uint8)
     if int(gray.max()) - int(gray.min()) < 1:
         return np.zeros(gray.shape, dtype=bool)  # one flat tone: blank paper
     return (255 - gray) > INK

@@ -109,8 +109,8 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         """The rows as the model's input, each row's scale from image to canvas and its image's width;
         a line model checks each row is one line of writing, and a blank line's scale is None
         (nothing to read)."""
-        from hwr.data.images import decode_base64_image, preprocess, scale_to
-        from hwr.data.lines import check_line, ink_mask
+        from hwr.data.images import decode_base64_image, normalised, scale_to, to_canvas
+        from hwr.data.lines import check_line, strokes
 
         batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
         scales: list[float | None] = []
@@ -119,14 +119,15 @@ class HwrModel(mlflow.pyfunc.PythonModel):
             name = f"row {row}"
             try:
                 image = decode_base64_image(value, name=name)
-                batch[row] = preprocess(image, self.recognizer.height, self.recognizer.width)
-                scales.append(scale_to(image.size, self.recognizer.height, self.recognizer.width))
-                widths.append(image.width)
+                gray = normalised(image)  # once: the line checks and the canvas both start from it
+                scale = scale_to(image.size, self.recognizer.height, self.recognizer.width)
                 if self.recognizer.reads_lines:
-                    mask = ink_mask(image)
+                    mask = strokes(gray)
                     check_line(image, mask, name)
-                    if not mask.any():
-                        scales[-1] = None
+                    scale = scale if mask.any() else None
+                batch[row] = to_canvas(gray, self.recognizer.height, self.recognizer.width)
+                scales.append(scale)
+                widths.append(image.width)
             except Exception as exc:  # any unreadable row is the client's problem: 400, never 500
                 message = str(exc) if isinstance(exc, InvalidImageError) else f"cannot be read as an image ({exc})"
                 if not message.startswith(name):

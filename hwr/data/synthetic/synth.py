@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, features
 
 from hwr.data.iam import WordRecord, write_words_txt
+from hwr.data.lines import NO_SPACE_BEFORE, join_words
 from hwr.data.synthetic import font_catalog
 from hwr.data.synthetic.word_labels import WordList, english_words, sample_label
 
@@ -335,8 +336,6 @@ def _word_ink(text: str, style: WriterStyle, rng: np.random.Generator) -> tuple[
 def render_line(tokens: Sequence[str], style: WriterStyle, rng: np.random.Generator) -> tuple[Image.Image, str]:
     """One line of words in the writer's style, on a slowly drifting baseline, and its text
     (hwr.data.lines.join_words: punctuation is written, and read, against its word)."""
-    from hwr.data.lines import NO_SPACE_BEFORE, join_words
-
     x_height = font_catalog.x_height_ratio(style.font_path, style.weight) * style.size
     drift = _baseline(rng, style, x_height * 4)  # the line's own wave: slower and wider than a word's
     inks, x = [], 0.0
