@@ -75,8 +75,10 @@ def served(recognizer, monkeypatch, path):
 
 
 def line_image(width=256, height=32):
+    """Two words of ink, at columns [8, 72) and [120, 200)."""
     image = Image.new("L", (width, height), 250)
-    ImageDraw.Draw(image).rectangle([4, 8, width - 5, 24], fill=30)
+    ImageDraw.Draw(image).rectangle([8, 8, 71, 24], fill=30)
+    ImageDraw.Draw(image).rectangle([120, 6, 199, 26], fill=30)
     return image
 
 
@@ -89,8 +91,9 @@ def test_the_served_line_model_answers_each_word_with_its_place(recognizer, monk
     assert out["text"][0] == "ab ba" and 0 < out["confidence"][0] <= 1
     words = out["words"][0]
     assert " ".join(w["text"] for w in words) == out["text"][0]
-    # The image is scaled by 1/4 into the 64-wide canvas; a frame is 4 canvas columns: 16 image columns.
-    assert [(w["left"], w["right"]) for w in words] == [(0, 64), (128, 192)]
+    # The image is scaled by 1/4 into the 64-wide canvas; a frame is 4 canvas columns: 16 image
+    # columns. The path reads the words at [0, 64) and [128, 192); each span is its word's ink.
+    assert [(w["left"], w["right"]) for w in words] == [(8, 72), (120, 200)]
     assert all(0 < w["confidence"] <= 1 for w in words)
     # Blank paper is a documented answer, not an error: no text, no words, certain.
     assert (out["text"][1], out["confidence"][1], out["words"][1]) == ("", 1.0, [])

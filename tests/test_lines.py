@@ -136,3 +136,24 @@ def test_synthetic_lines_are_several_words_on_one_line_with_their_text(tmp_path)
     again = synth.generate_lines(tmp_path / "again", 10, seed=3, fonts=font_catalog.handwriting_fonts())
     assert [r["text"] for r in again] == [r["text"] for r in rows]
     assert (tmp_path / rows[7]["file"]).read_bytes() == (tmp_path / "again" / rows[7]["file"]).read_bytes()
+
+
+def test_words_found_a_little_off_are_cut_at_the_widest_paper_between_them():
+    mask = np.zeros((10, 60), dtype=bool)
+    mask[2:8, 5:12] = True   # "w" with a narrow gap inside ...
+    mask[3:8, 14:20] = True  # ... "ord"
+    mask[1:9, 30:45] = True  # the next word, after a wide gap
+    # The recognizer placed the first word short of its end and the second a little early.
+    found = [(4, 16), (27, 43)]
+    assert lines.word_cuts(mask.any(axis=0), found, reach=3) == [25]
+    first, second = lines.word_spans(mask, found, reach=3)
+    assert first == lines.Span(5, 20, 2, 8)
+    assert second == lines.Span(30, 45, 1, 9)
+
+
+def test_touching_words_are_cut_halfway_and_a_piece_without_ink_has_no_span():
+    mask = np.zeros((6, 40), dtype=bool)
+    mask[1:5, 0:30] = True  # two words written into each other
+    assert lines.word_cuts(mask.any(axis=0), [(0, 12), (16, 30)], reach=2) == [14]
+    mask[:, 20:] = False
+    assert lines.word_spans(mask, [(0, 10), (30, 38)], reach=1)[1] is None

@@ -79,6 +79,33 @@ def check_line(image: Image.Image, mask: np.ndarray, name: str) -> None:
                                 f"line per row")
 
 
+def word_cuts(ink_columns: np.ndarray, words: list[tuple[int, int]], reach: int) -> list[int]:
+    """Where to cut a line between each two words a recognizer found at columns [left, right): the
+    middle of the widest run of paper from `reach` columns before the first word's right end to
+    `reach` after the next word's left end (a CTC model marks a word a little left of its ink and
+    short of its last letter's end). Words whose ink touches are cut halfway."""
+    cuts = []
+    for (_, right), (left, _) in zip(words, words[1:]):
+        lo, hi = max(0, min(right, left) - reach), min(len(ink_columns), max(right, left) + reach)
+        gaps = [(end - start, (start + end) // 2) for start, end in _runs(~ink_columns[lo:hi])]
+        cuts.append(lo + max(gaps)[1] if gaps else (right + left) // 2)
+    return cuts
+
+
+def word_spans(mask: np.ndarray, words: list[tuple[int, int]], reach: int) -> list[Span | None]:
+    """Each found word's box of ink in the line: the line cut between the words (word_cuts), each
+    piece's ink boxed; None for a piece without ink."""
+    columns = mask.any(axis=0)
+    edges = [0, *word_cuts(columns, words, reach), mask.shape[1]]
+    spans = []
+    for start, end in zip(edges, edges[1:]):
+        piece = mask[:, start:end]
+        cols, rows = np.flatnonzero(piece.any(axis=0)), np.flatnonzero(piece.any(axis=1))
+        spans.append(Span(start + int(cols[0]), start + int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
+                     if len(cols) else None)
+    return spans
+
+
 def join_words(tokens: list[str]) -> str:
     """Words as one line of text: spaced, but punctuation and clitics IAM tokenises apart
     ("Mr." "Smith" "'s" ",") stay on the word they are written against."""

@@ -105,60 +105,66 @@ class HwrModel(mlflow.pyfunc.PythonModel):
                                      reads_lines=reads_lines)
         self.recognizer.warm_up()
 
-    def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list[int]]:
-        """The rows as the model's input, each row's scale from image to canvas and its image's width;
-        a line model checks each row is one line of writing, and a blank line's scale is None
-        (nothing to read)."""
+    def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list[np.ndarray | None]]:
+        """The rows as the model's input and each row's scale from image to canvas; a line model
+        checks each row is one line of writing and keeps its ink (where its words are cut), and a
+        blank line's scale is None (nothing to read)."""
         from hwr.data.images import decode_base64_image, normalised, scale_to, to_canvas
         from hwr.data.lines import check_line, strokes
 
         batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
         scales: list[float | None] = []
-        widths: list[int] = []
+        masks: list[np.ndarray | None] = []
         for row, value in enumerate(values):
             name = f"row {row}"
             try:
                 image = decode_base64_image(value, name=name)
                 gray = normalised(image)  # once: the line checks and the canvas both start from it
                 scale = scale_to(image.size, self.recognizer.height, self.recognizer.width)
+                mask = None
                 if self.recognizer.reads_lines:
                     mask = strokes(gray)
                     check_line(image, mask, name)
                     scale = scale if mask.any() else None
                 batch[row] = to_canvas(gray, self.recognizer.height, self.recognizer.width)
                 scales.append(scale)
-                widths.append(image.width)
+                masks.append(mask)
             except Exception as exc:  # any unreadable row is the client's problem: 400, never 500
                 message = str(exc) if isinstance(exc, InvalidImageError) else f"cannot be read as an image ({exc})"
                 if not message.startswith(name):
                     message = f"{name}: {message}"
                 raise _invalid(f"{message}; the request was refused, no row was read") from None
-        return batch, scales, widths
+        return batch, scales, masks
 
-    def read_lines(self, batch: np.ndarray, scales: list, widths: list[int], decoder: str, beam_width: int) -> pd.DataFrame:
+    def read_lines(self, batch: np.ndarray, scales: list, masks: list, decoder: str, beam_width: int) -> pd.DataFrame:
         """A line model's rows: the line's text and calibrated confidence, and its words, each with its
-        text, the model's probability for it, and its columns [left, right) in the row's image."""
+        text, the model's probability for it, and its ink's columns [left, right) in the row's image."""
         from hwr.data.charset import BLANK
+        from hwr.data.lines import word_spans
         from hwr.decoding.calibration import apply as calibrated_confidence
         from hwr.decoding.line_words import joined
         from hwr.model.variants import DOWNSAMPLE
 
         logits = self.recognizer.logits(batch)
-        for row, (scale, width) in enumerate(zip(scales, widths)):
+        for row, (scale, mask) in enumerate(zip(scales, masks)):
             # Frames past the image's right edge read only the canvas's padding: certain blanks.
-            used = 0 if scale is None else int(np.ceil(width * scale / DOWNSAMPLE))
+            used = 0 if scale is None else int(np.ceil(mask.shape[1] * scale / DOWNSAMPLE))
             logits[row, used:] = -1e4
             logits[row, used:, BLANK] = 0.0
         lines = self.recognizer.read_lines(logits, decoder, beam_width)
         confidence = calibrated_confidence(self.recognizer.calibration, decoder, [joined(w) for w in lines])
         rows = []
-        for words, scale, width, line_confidence in zip(lines, scales, widths, confidence):
+        for words, scale, mask, line_confidence in zip(lines, scales, masks, confidence):
+            frame = DOWNSAMPLE / scale if words else 0  # one frame's width in the image
+            found = [(int(w.start * frame), min(mask.shape[1], int(np.ceil(w.end * frame)))) for w in words]
+            # The best path marks a word where it reads it, a little off its ink: the ink decides.
+            spans = word_spans(mask, found, reach=round(frame))
             rows.append({
                 "text": joined(words).text,
                 "confidence": 1.0 if not words else line_confidence,
                 "words": [{"text": w.decoded.text, "confidence": w.decoded.probability,
-                           "left": int(w.start * DOWNSAMPLE / scale),
-                           "right": min(width, int(np.ceil(w.end * DOWNSAMPLE / scale)))} for w in words],
+                           "left": span.left if span else left, "right": span.right if span else right}
+                          for w, span, (left, right) in zip(words, spans, found)],
             })
         return pd.DataFrame(rows, columns=["text", "confidence", "words"])
 
@@ -169,9 +175,9 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         values = _images_column(model_input)
         if not values:
             raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
-        batch, scales, widths = self.preprocess_rows(values)
+        batch, scales, masks = self.preprocess_rows(values)
         if self.recognizer.reads_lines:
-            return self.read_lines(batch, scales, widths, decoder, beam_width)
+            return self.read_lines(batch, scales, masks, decoder, beam_width)
         results = self.recognizer.recognize(batch, decoder, beam_width)
         return pd.DataFrame(
             {"text": [t for t, _ in results], "confidence": [c for _, c in results]},
