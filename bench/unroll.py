@@ -8,7 +8,9 @@ median over rounds. Also: the first call's cost (graph tracing, what a server's 
 the largest difference between the two models' logits. Random weights and images: the time does
 not depend on what they show.
 
-    python bench/unroll.py [--model crnn] [--rounds 7] [--calls 40]
+    python bench/unroll.py [--model crnn] [--width 128] [--rounds 7] [--calls 40]
+
+--width 800 is a line model's canvas (presets/lines.yaml): 200 frames instead of 32.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ import numpy as np
 CLASSES = 80
 
 
-def _recognizers(model_name: str):
+def _recognizers(model_name: str, width: int):
     from hwr.data import images
     from hwr.data.charset import Charset
     from hwr.decoding.recognizer import Recognizer
     from hwr.model.variants import build_model, unroll_recurrent_layers
 
     charset = Charset(tuple(chr(c) for c in range(33, 33 + CLASSES - 1)))
-    looped = build_model(model_name, images.IMAGE_HEIGHT, images.IMAGE_WIDTH, charset.num_classes)
-    unrolled = build_model(model_name, images.IMAGE_HEIGHT, images.IMAGE_WIDTH, charset.num_classes)
+    looped = build_model(model_name, images.IMAGE_HEIGHT, width, charset.num_classes)
+    unrolled = build_model(model_name, images.IMAGE_HEIGHT, width, charset.num_classes)
     unrolled.set_weights(looped.get_weights())
     unroll_recurrent_layers(unrolled)
     return {"loop": Recognizer(looped, charset), "unrolled": Recognizer(unrolled, charset)}
@@ -46,22 +48,24 @@ def _ms_per_call(recognizer, batch: np.ndarray, calls: int) -> float:
 @click.command()
 @click.option("--model", "model_name", default="crnn", show_default=True,
               type=click.Choice(("compact", "crnn", "keras_example")))
+@click.option("--width", default=None, type=click.IntRange(min=32), help="Canvas width  [default: a word's]")
 @click.option("--rounds", default=7, show_default=True, type=click.IntRange(min=1))
 @click.option("--calls", default=40, show_default=True, type=click.IntRange(min=1),
               help="Single-image calls per round (64-image calls: a quarter of them).")
-def main(model_name, rounds, calls):
+def main(model_name, width, rounds, calls):
     from hwr.runtime import quiet_tensorflow
 
     quiet_tensorflow()
     from bench.common import save
     from hwr.data import images
 
-    recognizers = _recognizers(model_name)
+    width = width or images.IMAGE_WIDTH
+    recognizers = _recognizers(model_name, width)
     rng = np.random.default_rng(0)
-    batch = rng.integers(0, 256, (64, images.IMAGE_HEIGHT, images.IMAGE_WIDTH), dtype=np.uint8)
+    batch = rng.integers(0, 256, (64, images.IMAGE_HEIGHT, width), dtype=np.uint8)
     one = batch[:1]
 
-    figures: dict = {"model": model_name, "rounds": rounds}
+    figures: dict = {"model": model_name, "width": width, "rounds": rounds}
     for name, recognizer in recognizers.items():
         started = time.perf_counter()
         recognizer.logits(one)
@@ -83,7 +87,7 @@ def main(model_name, rounds, calls):
     figures["one_image_unrolled_vs_loop"] = round(figures["unrolled_one_image_ms"] / figures["loop_one_image_ms"], 3)
     figures["batch_64_unrolled_vs_loop"] = round(
         figures["unrolled_per_image_in_64_ms"] / figures["loop_per_image_in_64_ms"], 3)
-    save(f"unroll_{model_name}", figures)
+    save(f"unroll_{model_name}" + ("" if width == images.IMAGE_WIDTH else f"_{width}"), figures)
 
 
 if __name__ == "__main__":

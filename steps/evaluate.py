@@ -8,12 +8,10 @@ from pathlib import Path
 
 import click
 import mlflow
-import pandas as pd
 
-from hwr.data import labelled
 from hwr.decoding.decode import DECODERS, DEFAULT_BEAM_WIDTH
 from hwr.evaluation import scoring
-from hwr.pipeline.artifacts import fetch_artifact
+from hwr.pipeline.artifacts import labelled_images
 from hwr.pipeline.tracking import log_params_once, log_rejected
 from hwr.serving.pyfunc import MAX_BEAM_WIDTH
 from steps._cli import no_value, step, step_run, user_errors
@@ -27,15 +25,6 @@ def decoder_list(ctx, param, value):
     if unknown or not names:
         raise click.BadParameter(f"{', '.join(unknown) or 'none given'}: choose from {', '.join(DECODERS)}")
     return names
-
-
-def read_labelled(data: Path, file_list: str | None) -> tuple[pd.DataFrame, labelled.Checked | None]:
-    """The labelled files to score; and, for a folder, its rows as checked (usable and rejected)."""
-    if file_list is not None:
-        return scoring.read_file_list(fetch_artifact(file_list, "the file list"), data), None
-    checked = labelled.load(data)
-    checked.require(1)
-    return scoring.labelled_files(checked), checked
 
 
 @step()
@@ -53,7 +42,7 @@ def read_labelled(data: Path, file_list: str | None) -> tuple[pd.DataFrame, labe
                    "runs:/<prepare run>/splits/test.csv, the held-out test words.")
 @user_errors
 def main(model_uri, data, case_sensitive, decoders, beam_width, file_list):
-    files, checked = read_labelled(Path(data), file_list)  # fails clearly before the model loads
+    files, checked = labelled_images(Path(data), file_list)  # fails clearly before the model loads
     with step_run(), tempfile.TemporaryDirectory() as tmp:
         log_params_once({"model_uri": model_uri, "data": data, "case_sensitive": case_sensitive,
                          "decoders": ",".join(decoders), "beam_width": beam_width, "file_list": file_list or "none"})

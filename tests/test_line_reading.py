@@ -156,3 +156,30 @@ def test_a_model_reads_lines_only_when_logged_as_a_line_model(tmp_path):
     word_model = Recognizer(build_model("compact", 32, WIDTH, CHARSET.num_classes), CHARSET)
     (text,) = word_model.decode(logits_of(PATH))
     assert text.text == "ab ba" and not word_model.reads_lines  # greedy over the whole image, as for words
+
+
+def test_a_line_readers_word_model_reads_each_word_cut_out_at_its_ink(recognizer, monkeypatch):
+    word_charset = Charset.from_texts(["xyz"])
+    word_model = build_model("compact", 32, WIDTH, word_charset.num_classes)
+    word_reader = Recognizer(word_model, word_charset)
+    cut_out = []
+
+    def word_logits(batch):
+        cut_out.append(batch)
+        path = [1, 0, 2, 2] + [0] * 12  # "xy"
+        return np.repeat(logits_of(path)[:, :, : word_charset.num_classes], len(batch), axis=0)
+
+    monkeypatch.setattr(word_reader, "logits", word_logits)
+    model = served(recognizer, monkeypatch, PATH)
+    model.word_reader = word_reader
+    out = model.predict(None, pd.DataFrame({"image": [png_b64(line_image())]}))
+
+    words = out["words"][0]
+    assert out["text"][0] == "xy xy" == " ".join(w["text"] for w in words)
+    assert [(w["left"], w["right"]) for w in words] == [(8, 72), (120, 200)]  # the places stay the line model's
+    assert out["confidence"][0] == pytest.approx(words[0]["confidence"] * words[1]["confidence"])
+    # Both words in one batch, each cut to its ink (and a margin) and scaled alone: about 15 rows of
+    # ink each, where the whole line's canvas gives them 4 or 5.
+    (batch,) = cut_out
+    assert batch.shape == (2, 32, WIDTH)
+    assert all((crop > 128).any(axis=1).sum() >= 12 for crop in batch)

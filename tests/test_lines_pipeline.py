@@ -107,3 +107,39 @@ def test_the_download_step_makes_iam_words_into_lines(tmp_path):
         keep_default_na=False)
     assert list(index["text"]) == ["A MOVE to stop.", "Mr. Gaitskell", *(f"line {n}" for n in range(2, 20))]
     assert download.data.tags["hwr.data_dir"].endswith("-lines")
+
+
+def test_a_line_model_and_a_word_model_register_as_one_line_reader(workdir, client, data_dir):
+    from hwr.data.charset import Charset
+    from hwr.data.images import encode_png_base64
+    from hwr.model.variants import build_model
+    from hwr.serving import packaging
+
+    digits = Charset.from_texts(["0123456789"])  # the word model can only answer digits
+    example = labels_of(data_dir)["file"][0]
+    with mlflow.start_run(run_name="a word model"):
+        word = packaging.log_model(build_model("compact", 32, 128, digits.num_classes), digits,
+                                   encode_png_base64(f"{data_dir}/{example}"))
+    line_version = client.get_model_version_by_alias("hwr-line", "champion").version
+
+    wrong = mlflow_run(workdir, "reader", data=data_dir, word_model="models:/hwr-line@champion")
+    assert wrong.returncode != 0 and "reads lines: give a model trained on words" in wrong.stderr, wrong.stderr[-2000:]
+    result = mlflow_run(workdir, "reader", data=data_dir, word_model=word.model_uri)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    [reader] = [v for v in client.search_model_versions("name='hwr-line'") if v.tags.get("word_model")]
+    assert reader.tags["word_model"] == word.model_uri and reader.tags["line_model"] == "models:/hwr-line@champion"
+    assert reader.version != line_version and "eval_cer" in reader.tags
+    logged = mlflow.models.Model.load(f"models:/hwr-line/{reader.version}")
+    assert logged.flavors["python_function"]["config"] == {"unit": "line"}
+    assert {"keras_model", "word_reader_keras_model", "word_reader_charset"} <= set(
+        logged.flavors["python_function"]["artifacts"])
+    served = mlflow.pyfunc.load_model(f"models:/hwr-line/{reader.version}")
+    [answer] = served.predict(pd.DataFrame({"image": [encode_png_base64(f"{data_dir}/{example}")]})).to_dict("records")
+    # The line model found the words; the word model read them.
+    assert all(set(w["text"]) <= set("0123456789") for w in answer["words"])
+    assert answer["text"] == " ".join(w["text"] for w in answer["words"])
+
+
+def labels_of(data_dir) -> pd.DataFrame:
+    return pd.read_csv(f"{data_dir}/labels.tsv", sep="\t", keep_default_na=False, quoting=3)

@@ -13,7 +13,7 @@ from hwr.data.datasets import synthetic_name
 from hwr.training.recipe import FIELDS
 from steps.reference import entry_points, reference
 
-ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate"}
+ENTRY_POINTS = {"main", "download", "prepare", "train", "register", "evaluate", "reader"}
 # The user's guide and the docs that tell users what to run (measurements.md keeps old runs' commands).
 GUIDES = ["README.md", "docs/presets.md", "docs/decoders.md", "docs/team.md", "docs/troubleshooting.md",
           "docs/performance.md", "docs/architecture.md", "docs/own-data.md", "docs/lines.md"]

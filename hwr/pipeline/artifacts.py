@@ -7,10 +7,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from hwr.data import labelled
 from hwr.data.charset import Charset
 from hwr.data.splits import CHARSET_ARTIFACT, SPLITS_ARTIFACT, PreparedSplit, read_list, read_split
 from hwr.decoding.own_words import OwnWords
 from hwr.errors import DataError
+from hwr.evaluation import scoring
 
 
 def fetch_artifact(artifact_uri: str, what: str, dst_path: Path | None = None) -> Path:
@@ -57,3 +59,13 @@ def load_logged_model_and_words(model_uri: str, what: str = "init_model"):
     own = next(local.rglob("own_words.json"), None)
     return (keras.saving.load_model(keras_files[0], compile=False), Charset.load(charsets[0]),
             OwnWords.load(own) if own else None)
+
+
+def labelled_images(data: Path, file_list: str | None) -> tuple[pd.DataFrame, labelled.Checked | None]:
+    """The labelled images (file, text) to score: a folder's usable rows, or only those of a logged
+    (path, text) file list; and, for a folder, its rows as checked (usable and rejected)."""
+    if file_list is not None:
+        return scoring.read_file_list(fetch_artifact(file_list, "the file list"), data), None
+    checked = labelled.load(data)
+    checked.require(1)
+    return scoring.labelled_files(checked), checked

@@ -62,13 +62,19 @@ def log_model(
         if calibration is not None:
             artifacts["calibration"] = str(Path(tmp) / "calibration.json")
             Path(artifacts["calibration"]).write_text(json.dumps(calibration, indent=1), encoding="utf-8")
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=HwrModel(),
-            artifacts=artifacts,
-            code_paths=[str(Path(hwr.__file__).parent)],
-            signature=SIGNATURE,
-            input_example=pd.DataFrame({INPUT_COLUMN: [example_image_b64]}),
-            pip_requirements=pip_requirements(),
-            model_config={UNIT_CONFIG: unit},
-        )
+        return log_artifacts(artifacts, pd.DataFrame({INPUT_COLUMN: [example_image_b64]}), name, unit)
+
+
+def log_artifacts(artifacts: dict[str, str], input_example: pd.DataFrame | None, name: str = "model",
+                  unit: str = "word"):
+    """Log the hwr pyfunc made of these artifact files (as log_model writes them) in the active run."""
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=HwrModel(),
+        artifacts=artifacts,
+        code_paths=[str(Path(hwr.__file__).parent)],
+        signature=SIGNATURE,
+        input_example=input_example,
+        pip_requirements=pip_requirements(),
+        model_config={UNIT_CONFIG: unit},
+    )

@@ -20,7 +20,9 @@ from hwr.errors import InvalidImageError
 INPUT_COLUMN = "image"
 SETTINGS_ARTIFACT = "decoder_settings"  # the lexicon and hybrid decoders' constants the model was calibrated with
 OWN_WORDS_ARTIFACT = "own_words"  # the training words its lexicon decoders know (recipe option own_words)
+WORD_READER_PREFIX = "word_reader_"  # a line reader's word model's artifacts: word_reader_keras_model, ...
 UNIT_CONFIG = "unit"  # in the model's model_config: "line" for a line model; older models read words
+WORD_MARGIN = 4  # px of paper left around a word cut from a line, as around IAM's word boxes
 MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
 
 
@@ -79,94 +81,135 @@ def load_settings(path: str | None) -> DecoderSettings:
         raise ValueError(f"the model's {SETTINGS_ARTIFACT} artifact is unreadable: {exc}") from None
 
 
+def load_recognizer(artifacts: dict[str, str], reads_lines: bool = False):
+    """The Recognizer a logged model's artifacts make: its network (recurrent loops unrolled for
+    inference), alphabet, calibration, decoder settings and own words."""
+    import keras
+
+    from hwr.data.charset import Charset
+    from hwr.decoding.own_words import OwnWords
+    from hwr.decoding.recognizer import Recognizer
+    from hwr.model.variants import unroll_recurrent_layers
+
+    model = keras.saving.load_model(artifacts["keras_model"], compile=False)
+    unroll_recurrent_layers(model)  # same outputs, faster one-image forward pass, slower first trace
+    # Models logged before calibration existed have no such artifact.
+    calibration_path = artifacts.get("calibration")
+    calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
+    charset = Charset.load(artifacts["charset"])
+    settings = load_settings(artifacts.get(SETTINGS_ARTIFACT))
+    own_path = artifacts.get(OWN_WORDS_ARTIFACT)
+    lexicon = OwnWords.load(own_path).lexicon(charset, settings.lexicon_size) if own_path else None
+    return Recognizer(model, charset, calibration=calibration, settings=settings, lexicon=lexicon,
+                      reads_lines=reads_lines)
+
+
 class HwrModel(mlflow.pyfunc.PythonModel):
+    word_reader = None  # a line reader's word model (hwr.pipeline.reader)
+
     def load_context(self, context):
         from hwr.runtime import quiet_tensorflow
 
         quiet_tensorflow()
-        import keras
-
-        from hwr.data.charset import Charset
-        from hwr.decoding.own_words import OwnWords
-        from hwr.decoding.recognizer import Recognizer
-        from hwr.model.variants import unroll_recurrent_layers
-
-        model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
-        unroll_recurrent_layers(model)  # same outputs, faster one-image forward pass, slower first trace
-        # Models logged before calibration existed have no such artifact.
-        calibration_path = context.artifacts.get("calibration")
-        calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
-        charset = Charset.load(context.artifacts["charset"])
-        settings = load_settings(context.artifacts.get(SETTINGS_ARTIFACT))
-        own_path = context.artifacts.get(OWN_WORDS_ARTIFACT)
-        lexicon = OwnWords.load(own_path).lexicon(charset, settings.lexicon_size) if own_path else None
         reads_lines = (getattr(context, "model_config", None) or {}).get(UNIT_CONFIG, "word") == "line"
-        self.recognizer = Recognizer(model, charset, calibration=calibration, settings=settings, lexicon=lexicon,
-                                     reads_lines=reads_lines)
+        own = {k: v for k, v in context.artifacts.items() if not k.startswith(WORD_READER_PREFIX)}
+        self.recognizer = load_recognizer(own, reads_lines)
         self.recognizer.warm_up()
+        # A line reader: the line model finds the words, a word model reads each at its own size.
+        word_model = {k.removeprefix(WORD_READER_PREFIX): v for k, v in context.artifacts.items()
+                      if k.startswith(WORD_READER_PREFIX)}
+        self.word_reader = load_recognizer(word_model) if word_model else None
+        if self.word_reader is not None:
+            self.word_reader.warm_up()
 
-    def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list[np.ndarray | None]]:
-        """The rows as the model's input and each row's scale from image to canvas; a line model
-        checks each row is one line of writing and keeps its ink (where its words are cut), and a
-        blank line's scale is None (nothing to read)."""
+    def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list]:
+        """The rows as the model's input, each row's scale from image to canvas, and for a line model
+        each row's gray image (its words are cut from it); a line model checks each row is one
+        line of writing, and a blank line's scale is None (nothing to read)."""
         from hwr.data.images import decode_base64_image, normalised, scale_to, to_canvas
         from hwr.data.lines import check_line, strokes
 
         batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
         scales: list[float | None] = []
-        masks: list[np.ndarray | None] = []
+        grays: list = []
         for row, value in enumerate(values):
             name = f"row {row}"
             try:
                 image = decode_base64_image(value, name=name)
                 gray = normalised(image)  # once: the line checks and the canvas both start from it
                 scale = scale_to(image.size, self.recognizer.height, self.recognizer.width)
-                mask = None
                 if self.recognizer.reads_lines:
                     mask = strokes(gray)
                     check_line(image, mask, name)
                     scale = scale if mask.any() else None
                 batch[row] = to_canvas(gray, self.recognizer.height, self.recognizer.width)
                 scales.append(scale)
-                masks.append(mask)
+                grays.append(gray if self.recognizer.reads_lines else None)
             except Exception as exc:  # any unreadable row is the client's problem: 400, never 500
                 message = str(exc) if isinstance(exc, InvalidImageError) else f"cannot be read as an image ({exc})"
                 if not message.startswith(name):
                     message = f"{name}: {message}"
                 raise _invalid(f"{message}; the request was refused, no row was read") from None
-        return batch, scales, masks
+        return batch, scales, grays
 
-    def read_lines(self, batch: np.ndarray, scales: list, masks: list, decoder: str, beam_width: int) -> pd.DataFrame:
+    def read_lines(self, batch: np.ndarray, scales: list, grays: list, decoder: str, beam_width: int) -> pd.DataFrame:
         """A line model's rows: the line's text and calibrated confidence, and its words, each with its
-        text, the model's probability for it, and its ink's columns [left, right) in the row's image."""
+        text, confidence, and its ink's columns [left, right) in the row's image. A line reader's
+        word model reads each word (cut out at its ink) and gives its text and calibrated confidence;
+        a line model alone gives its own reading and probability."""
         from hwr.data.charset import BLANK
-        from hwr.data.lines import word_spans
+        from hwr.data.lines import strokes, word_spans
         from hwr.decoding.calibration import apply as calibrated_confidence
         from hwr.decoding.line_words import joined
         from hwr.model.variants import DOWNSAMPLE
 
         logits = self.recognizer.logits(batch)
-        for row, (scale, mask) in enumerate(zip(scales, masks)):
+        for row, (scale, gray) in enumerate(zip(scales, grays)):
             # Frames past the image's right edge read only the canvas's padding: certain blanks.
-            used = 0 if scale is None else int(np.ceil(mask.shape[1] * scale / DOWNSAMPLE))
+            used = 0 if scale is None else int(np.ceil(gray.width * scale / DOWNSAMPLE))
             logits[row, used:] = -1e4
             logits[row, used:, BLANK] = 0.0
         lines = self.recognizer.read_lines(logits, decoder, beam_width)
         confidence = calibrated_confidence(self.recognizer.calibration, decoder, [joined(w) for w in lines])
-        rows = []
-        for words, scale, mask, line_confidence in zip(lines, scales, masks, confidence):
+        found = []  # per line, per word: (text, confidence, left, right, the word's ink box or None)
+        for words, scale, gray in zip(lines, scales, grays):
             frame = DOWNSAMPLE / scale if words else 0  # one frame's width in the image
-            found = [(int(w.start * frame), min(mask.shape[1], int(np.ceil(w.end * frame)))) for w in words]
+            placed = [(int(w.start * frame), min(gray.width, int(np.ceil(w.end * frame)))) for w in words]
             # The best path marks a word where it reads it, a little off its ink: the ink decides.
-            spans = word_spans(mask, found, reach=round(frame))
+            spans = word_spans(strokes(gray), placed, reach=round(frame)) if words else []
+            found.append([(w.decoded.text, w.decoded.probability, *((span.left, span.right) if span else xy), span)
+                          for w, span, xy in zip(words, spans, placed)])
+        if self.word_reader is not None:
+            found, confidence = self.read_words(found, grays, decoder, beam_width)
+        rows = []
+        for words, line_confidence in zip(found, confidence):
             rows.append({
-                "text": joined(words).text,
+                "text": " ".join(text for text, *_ in words),
                 "confidence": 1.0 if not words else line_confidence,
-                "words": [{"text": w.decoded.text, "confidence": w.decoded.probability,
-                           "left": span.left if span else left, "right": span.right if span else right}
-                          for w, span, (left, right) in zip(words, spans, found)],
+                "words": [{"text": text, "confidence": conf, "left": left, "right": right}
+                          for text, conf, left, right, _ in words],
             })
         return pd.DataFrame(rows, columns=["text", "confidence", "words"])
+
+    def read_words(self, found: list, grays: list, decoder: str, beam_width: int) -> tuple[list, list[float]]:
+        """The word model's reading of every found word with ink, all of a request's in one batch;
+        a line's confidence is its words' product."""
+        from hwr.data.images import stretch_contrast, to_canvas
+
+        reader = self.word_reader
+        crops = [to_canvas(stretch_contrast(gray.crop((left - WORD_MARGIN, span.top - WORD_MARGIN,
+                                                       right + WORD_MARGIN, span.bottom + WORD_MARGIN))),
+                           reader.height, reader.width)
+                 for words, gray in zip(found, grays) for _, _, left, right, span in words if span]
+        read = iter(reader.recognize(np.asarray(crops, dtype=np.uint8).reshape(-1, reader.height, reader.width),
+                                     decoder, beam_width))
+        lines, confidence = [], []
+        for words in found:
+            words = [(*next(read), left, right, span) if span else (text, conf, left, right, span)
+                     for text, conf, left, right, span in words]
+            lines.append(words)
+            confidence.append(float(np.prod([conf for _, conf, *_ in words])))
+        return lines, confidence
 
     # The DataFrame hint is MLflow's "no schema from the hint" case: the logged signature still
     # checks requests, and MLflow stops warning about a missing hint on every import and load.
@@ -175,9 +218,9 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         values = _images_column(model_input)
         if not values:
             raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
-        batch, scales, masks = self.preprocess_rows(values)
+        batch, scales, grays = self.preprocess_rows(values)
         if self.recognizer.reads_lines:
-            return self.read_lines(batch, scales, masks, decoder, beam_width)
+            return self.read_lines(batch, scales, grays, decoder, beam_width)
         results = self.recognizer.recognize(batch, decoder, beam_width)
         return pd.DataFrame(
             {"text": [t for t, _ in results], "confidence": [c for _, c in results]},
