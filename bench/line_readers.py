@@ -29,7 +29,7 @@ from PIL import Image
 
 from hwr.data import iam
 from hwr.data.iam_lines import line_id
-from hwr.data.lines import ink_mask, join_words
+from hwr.data.lines import ink_mask, join_words, letter_height
 from hwr.evaluation import metrics
 
 # Paper wider than this many letter heights separates two words: on every third of the 1,624
@@ -37,15 +37,6 @@ from hwr.evaluation import metrics
 # 0.6-1.2 tried).
 WORD_GAP = 0.8
 PAD = 4  # px of paper kept around each cut word, like IAM's word boxes
-
-
-def letter_height(mask: np.ndarray) -> float:
-    """The writing's x-height in pixels: the rows most columns of ink cross."""
-    columns = mask.any(axis=0)
-    if not columns.any():
-        return 1.0
-    rows = mask[:, columns].sum(axis=1)
-    return float(max(1, int((rows >= 0.5 * rows.max()).sum())))
 
 
 def gap_cuts(mask: np.ndarray, gap: float) -> list[tuple[int, int, int, int]]:
@@ -112,7 +103,7 @@ def main() -> None:
 
     from hwr.serving.files import predict_files_each
 
-    labels = pd.read_csv(args.lines / "labels.tsv", sep="\t", keep_default_na=False, quoting=3)
+    labels = pd.read_csv(args.lines / "labels.tsv", sep="\t", keep_default_na=False)
     ids = [Path(f).stem for f in labels["file"]]
     words = defaultdict(list)
     for record in iam.parse_words_txt(args.words / "words.txt"):

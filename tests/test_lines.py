@@ -157,3 +157,14 @@ def test_touching_words_are_cut_halfway_and_a_piece_without_ink_has_no_span():
     assert lines.word_cuts(mask.any(axis=0), [(0, 12), (16, 30)], reach=2) == [14]
     mask[:, 20:] = False
     assert lines.word_spans(mask, [(0, 10), (30, 38)], reach=1)[1] is None
+
+
+def test_a_word_with_paper_wider_than_a_word_gap_inside_is_two():
+    mask = np.zeros((20, 80), dtype=bool)
+    mask[5:15, 0:20] = True   # x-height 10 rows
+    mask[5:15, 23:30] = True  # 3 columns of paper: inside a word
+    mask[4:16, 45:60] = True  # 15 columns of paper: a gap between words the recognizer missed
+    (whole,) = lines.word_spans(mask, [(0, 60)], reach=2)
+    assert lines.letter_height(mask) == 10
+    assert lines.split_at_gaps(mask, [whole], gap=0.9) == [lines.Span(0, 30, 5, 15), lines.Span(45, 60, 4, 16)]
+    assert lines.split_at_gaps(mask, [whole], gap=2.0) == [whole]

@@ -142,4 +142,4 @@ def test_a_line_model_and_a_word_model_register_as_one_line_reader(workdir, clie
 
 
 def labels_of(data_dir) -> pd.DataFrame:
-    return pd.read_csv(f"{data_dir}/labels.tsv", sep="\t", keep_default_na=False, quoting=3)
+    return pd.read_csv(f"{data_dir}/labels.tsv", sep="\t", keep_default_na=False)

@@ -92,6 +92,31 @@ def word_cuts(ink_columns: np.ndarray, words: list[tuple[int, int]], reach: int)
     return cuts
 
 
+def letter_height(mask: np.ndarray) -> float:
+    """The writing's x-height in pixels: the rows most columns of ink cross."""
+    columns = mask.any(axis=0)
+    if not columns.any():
+        return 1.0
+    rows = mask[:, columns].sum(axis=1)
+    return float(max(1, int((rows >= 0.5 * rows.max()).sum())))
+
+
+def split_at_gaps(mask: np.ndarray, spans: list[Span], gap: float) -> list[Span]:
+    """The spans, each cut again wherever the paper inside it is wider than `gap` letter heights,
+    and every piece boxed to its ink: words a recognizer ran together that the writer kept apart."""
+    min_gap = max(2, round(gap * letter_height(mask)))
+    pieces = []
+    for span in spans:
+        inside = mask[:, span.left : span.right].any(axis=0)
+        edges = [span.left, *(span.left + (start + end) // 2 for start, end in _runs(~inside)
+                              if end - start >= min_gap and start > 0 and end < len(inside)), span.right]
+        for start, end in zip(edges, edges[1:]):
+            piece = mask[:, start:end]
+            cols, rows = np.flatnonzero(piece.any(axis=0)), np.flatnonzero(piece.any(axis=1))
+            pieces.append(Span(start + int(cols[0]), start + int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
+    return pieces
+
+
 def word_spans(mask: np.ndarray, words: list[tuple[int, int]], reach: int) -> list[Span | None]:
     """Each found word's box of ink in the line: the line cut between the words (word_cuts), each
     piece's ink boxed; None for a piece without ink."""
