@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from hwr.data.charset import BLANK, Charset
+from hwr.data.lines import join_words
 from hwr.decoding.lexicon import Lexicon
 from hwr.decoding.line_words import word_frames, word_regions
 from hwr.decoding.recognizer import Recognizer
@@ -90,7 +91,7 @@ def test_the_served_line_model_answers_each_word_with_its_place(recognizer, monk
     assert list(out.columns) == ["text", "confidence", "words"]
     assert out["text"][0] == "ab ba" and 0 < out["confidence"][0] <= 1
     words = out["words"][0]
-    assert " ".join(w["text"] for w in words) == out["text"][0]
+    assert join_words([w["text"] for w in words]) == out["text"][0]
     # The image is scaled by 1/4 into the 64-wide canvas; a frame is 4 canvas columns: 16 image
     # columns. The path reads the words at [0, 64) and [128, 192); each span is its word's ink.
     assert [(w["left"], w["right"]) for w in words] == [(8, 72), (120, 200)]
@@ -159,15 +160,17 @@ def test_a_model_reads_lines_only_when_logged_as_a_line_model(tmp_path):
 
 
 def test_a_line_readers_word_model_reads_each_word_cut_out_at_its_ink(recognizer, monkeypatch):
-    word_charset = Charset.from_texts(["xyz"])
+    word_charset = Charset.from_texts(["xyz,"])  # ',' = 1, 'x' = 2, 'y' = 3
     word_model = build_model("compact", 32, WIDTH, word_charset.num_classes)
     word_reader = Recognizer(word_model, word_charset)
     cut_out = []
 
     def word_logits(batch):
         cut_out.append(batch)
-        path = [1, 0, 2, 2] + [0] * 12  # "xy"
-        return np.repeat(logits_of(path)[:, :, : word_charset.num_classes], len(batch), axis=0)
+        logits = np.zeros((2, 16, word_charset.num_classes), dtype=np.float32)
+        for row, path in enumerate(([2, 0, 3, 3] + [0] * 12, [1] + [0] * 15)):  # "xy", ","
+            logits[row, np.arange(16), path] = 8.0
+        return logits
 
     monkeypatch.setattr(word_reader, "logits", word_logits)
     model = served(recognizer, monkeypatch, PATH)
@@ -175,7 +178,8 @@ def test_a_line_readers_word_model_reads_each_word_cut_out_at_its_ink(recognizer
     out = model.predict(None, pd.DataFrame({"image": [png_b64(line_image())]}))
 
     words = out["words"][0]
-    assert out["text"][0] == "xy xy" == " ".join(w["text"] for w in words)
+    # The word model's readings, joined as a line is written: a comma goes against the word before it.
+    assert [w["text"] for w in words] == ["xy", ","] and out["text"][0] == "xy,"
     assert [(w["left"], w["right"]) for w in words] == [(8, 72), (120, 200)]  # the places stay the line model's
     assert out["confidence"][0] == pytest.approx(words[0]["confidence"] * words[1]["confidence"])
     # Both words in one batch, each cut to its ink (and a margin) and scaled alone: about 15 rows of

@@ -14,6 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
+from hwr.data.lines import join_words
 from tests.iam_fixture import build_iam_zip
 from tests.processes import mlflow_run, model_server, run
 from tests.test_lines import _iam_forms
@@ -73,7 +74,7 @@ def test_the_served_line_model_answers_with_words_in_place_and_refuses_what_is_n
         assert answer.status_code == 200, answer.text
         first, empty = answer.json()["predictions"]
         assert 0 <= first["confidence"] <= 1 and isinstance(first["words"], list)
-        assert " ".join(w["text"] for w in first["words"]) == first["text"]
+        assert join_words([w["text"] for w in first["words"]]) == first["text"]
         assert all(0 <= w["left"] < w["right"] <= lines[0].width for w in first["words"])
         assert (empty["text"], empty["confidence"], empty["words"]) == ("", 1.0, [])
         for bad, message in ((page, "holds 3 lines of writing"), (Image.new("L", (40, 300), 255), "wider than tall"),
@@ -138,7 +139,7 @@ def test_a_line_model_and_a_word_model_register_as_one_line_reader(workdir, clie
     [answer] = served.predict(pd.DataFrame({"image": [encode_png_base64(f"{data_dir}/{example}")]})).to_dict("records")
     # The line model found the words; the word model read them.
     assert all(set(w["text"]) <= set("0123456789") for w in answer["words"])
-    assert answer["text"] == " ".join(w["text"] for w in answer["words"])
+    assert answer["text"] == join_words([w["text"] for w in answer["words"]])
 
 
 def labels_of(data_dir) -> pd.DataFrame:

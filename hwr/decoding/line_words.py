@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwr.data.charset import BLANK, Charset
+from hwr.data.lines import join_words
 from hwr.decoding.decode import Decoded
 
 SPACE = " "
@@ -121,8 +122,9 @@ def with_marks(decoded: Decoded, marks: str) -> Decoded:
 
 
 def joined(words: list[LineWord]) -> Decoded:
-    """The line's reading: its words' texts joined by spaces, their log-probabilities summed and
-    their shares multiplied (an empty line is certain)."""
-    return Decoded(SPACE.join(w.decoded.text for w in words),
+    """The line's reading: its words' texts joined as a line is written (spaced, punctuation against
+    the word before: hwr.data.lines.join_words), their log-probabilities summed and their shares
+    multiplied (an empty line is certain)."""
+    return Decoded(join_words([w.decoded.text for w in words]),
                    float(sum(w.decoded.log_prob for w in words)),
                    float(np.prod([w.decoded.share for w in words])) if words else 1.0)

@@ -161,7 +161,7 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         word model reads each word (cut out at its ink) and gives its text and calibrated confidence;
         a line model alone gives its own reading and probability."""
         from hwr.data.charset import BLANK
-        from hwr.data.lines import strokes, word_spans
+        from hwr.data.lines import join_words, strokes, word_spans
         from hwr.decoding.calibration import apply as calibrated_confidence
         from hwr.decoding.line_words import joined
         from hwr.model.variants import DOWNSAMPLE
@@ -187,7 +187,7 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         rows = []
         for words, line_confidence in zip(found, confidence):
             rows.append({
-                "text": " ".join(text for text, *_ in words),
+                "text": join_words([text for text, *_ in words]),
                 "confidence": 1.0 if not words else line_confidence,
                 "words": [{"text": text, "confidence": conf, "left": left, "right": right}
                           for text, conf, left, right, _ in words],
