@@ -187,3 +187,24 @@ def test_a_line_readers_word_model_reads_each_word_cut_out_at_its_ink(recognizer
     (batch,) = cut_out
     assert batch.shape == (2, 32, WIDTH)
     assert all((crop > 128).any(axis=1).sum() >= 12 for crop in batch)
+
+
+def test_a_word_at_the_images_edge_is_cut_out_without_a_border(monkeypatch):
+    from hwr.data.lines import Span
+    from hwr.serving.pyfunc import HwrModel
+
+    charset = Charset.from_texts(["x"])
+    reader = Recognizer(build_model("compact", 32, WIDTH, charset.num_classes), charset)
+    cut_out = []
+    monkeypatch.setattr(reader, "logits", lambda batch: cut_out.append(batch) or np.zeros((len(batch), 16, 2), np.float32))
+    model = HwrModel()
+    model.word_reader = reader
+    gray = Image.new("L", (100, 30), 255)
+    ImageDraw.Draw(gray).rectangle([10, 0, 14, 19], fill=0)  # a thin stroke touching the top edge
+    model.read_words([[("x", 1.0, 10, 15, Span(10, 15, 0, 20))]], [gray], "greedy", 1)
+    (canvas,) = cut_out[0]
+    ink = canvas > 128
+    # Cut out with 4 px of paper on each side where the image has it; none invented beyond the top
+    # edge (cropping past it would add a black band: a row of ink from side to side).
+    used = np.flatnonzero((canvas > 0).any(axis=0) | ink.any(axis=0))
+    assert ink.any() and ink.sum(axis=1).max() <= 0.6 * (used[-1] + 1)

@@ -204,8 +204,9 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         reader = self.word_reader
         pieces = [split_at_gaps(strokes(gray), [span for *_, span in words if span], WORD_GAP)
                   for words, gray in zip(found, grays)]
-        crops = [to_canvas(stretch_contrast(gray.crop((p.left - WORD_MARGIN, p.top - WORD_MARGIN,
-                                                       p.right + WORD_MARGIN, p.bottom + WORD_MARGIN))),
+        crops = [to_canvas(stretch_contrast(gray.crop((max(0, p.left - WORD_MARGIN), max(0, p.top - WORD_MARGIN),
+                                                       min(gray.width, p.right + WORD_MARGIN),
+                                                       min(gray.height, p.bottom + WORD_MARGIN)))),
                            reader.height, reader.width)
                  for spans, gray in zip(pieces, grays) for p in spans]
         read = iter(reader.recognize(np.asarray(crops, dtype=np.uint8).reshape(-1, reader.height, reader.width),
