@@ -25,7 +25,7 @@ UNIT_CONFIG = "unit"  # in the model's model_config: "line" for a line model; ol
 WORD_MARGIN = 4  # px of paper left around a word cut from a line, as around IAM's word boxes
 # Paper wider than this many letter heights inside a word a line model found splits it for the word
 # model: on 308 IAM lines of unseen writers, 0.9 read best of 0.6-1.6 (docs/lines.md).
-WORD_GAP = 0.9
+WORD_SPLIT_GAP = 0.9
 MAX_BEAM_WIDTH = 100  # wider buys nothing on 32 frames and would let one request hog a worker
 
 
@@ -172,9 +172,12 @@ class HwrModel(mlflow.pyfunc.PythonModel):
             used = 0 if scale is None else int(np.ceil(gray.width * scale / DOWNSAMPLE))
             logits[row, used:] = -1e4
             logits[row, used:, BLANK] = 0.0
-        lines = self.recognizer.read_lines(logits, decoder, beam_width)
-        confidence = calibrated_confidence(self.recognizer.calibration, decoder, [joined(w) for w in lines])
-        found = []  # per line: (the line model's word, its ink's box or None) for each word
+        if self.word_reader is not None:  # the line model only places the words: its best path does
+            lines = self.recognizer.read_lines(logits, "greedy")
+        else:
+            lines = self.recognizer.read_lines(logits, decoder, beam_width)
+            confidence = calibrated_confidence(self.recognizer.calibration, decoder, [joined(w) for w in lines])
+        found = []  # per line, per word: text, confidence, left, right, and its ink's box (None: no ink)
         for words, scale, gray in zip(lines, scales, grays):
             frame = DOWNSAMPLE / scale if words else 0  # one frame's width in the image
             placed = [(int(w.start * frame), min(gray.width, int(np.ceil(w.end * frame)))) for w in words]
@@ -202,7 +205,7 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         from hwr.data.lines import split_at_gaps, strokes
 
         reader = self.word_reader
-        pieces = [split_at_gaps(strokes(gray), [span for *_, span in words if span], WORD_GAP)
+        pieces = [split_at_gaps(strokes(gray), [span for *_, span in words if span], WORD_SPLIT_GAP)
                   for words, gray in zip(found, grays)]
         crops = [to_canvas(stretch_contrast(gray.crop((max(0, p.left - WORD_MARGIN), max(0, p.top - WORD_MARGIN),
                                                        min(gray.width, p.right + WORD_MARGIN),
