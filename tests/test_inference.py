@@ -1,4 +1,4 @@
-"""The served model runs its recurrent layers unrolled, and reads exactly what the trained model reads."""
+"""The served model runs its recurrent layers unrolled (a line model's loop stays), and reads exactly what the trained model reads."""
 
 import string
 from types import SimpleNamespace
@@ -56,3 +56,23 @@ def test_the_served_model_is_unrolled_and_reads_what_was_saved(tmp_path):
     x = images(seed=4)
     np.testing.assert_allclose(served.recognizer.logits(x[..., 0].astype(np.uint8)),
                                saved(x.astype(np.uint8).astype(np.float32), training=False), atol=1e-5)
+
+
+def test_a_line_reader_keeps_its_line_models_loop_and_unrolls_its_word_model(tmp_path):
+    from hwr.serving.pyfunc import WORD_READER_PREFIX, HwrModel
+
+    line_charset = Charset(tuple(" " + string.ascii_lowercase))
+    build_model("compact", H, 256, line_charset.num_classes, seed=5).save(tmp_path / "line.keras")
+    build_model("compact", H, W, CHARSET.num_classes, seed=6).save(tmp_path / "word.keras")
+    line_charset.save(tmp_path / "line.json")
+    CHARSET.save(tmp_path / "word.json")
+    served = HwrModel()
+    served.load_context(SimpleNamespace(model_config={"unit": "line"}, artifacts={
+        "keras_model": str(tmp_path / "line.keras"), "charset": str(tmp_path / "line.json"),
+        WORD_READER_PREFIX + "keras_model": str(tmp_path / "word.keras"),
+        WORD_READER_PREFIX + "charset": str(tmp_path / "word.json")}))
+
+    assert served.recognizer.reads_lines and served.recognizer.width == 256
+    assert not any(rnn.unroll for rnn in recurrent_layers(served.recognizer.model))  # 64 frames: the loop
+    assert not served.word_reader.reads_lines and served.word_reader.charset == CHARSET
+    assert all(rnn.unroll for rnn in recurrent_layers(served.word_reader.model))

@@ -95,7 +95,8 @@ def load_recognizer(artifacts: dict[str, str], reads_lines: bool = False):
     from hwr.model.variants import unroll_recurrent_layers
 
     model = keras.saving.load_model(artifacts["keras_model"], compile=False)
-    unroll_recurrent_layers(model)  # same outputs, faster one-image forward pass, slower first trace
+    if not reads_lines:  # same outputs, a faster one-word forward pass, a slower first trace
+        unroll_recurrent_layers(model)  # a line's 200 frames: no faster, 9 s more to trace (bench/unroll.py)
     # Models logged before calibration existed have no such artifact.
     calibration_path = artifacts.get("calibration")
     calibration = json.loads(Path(calibration_path).read_text(encoding="utf-8")) if calibration_path else None
