@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import yaml
+from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
@@ -72,9 +73,12 @@ def register_reader(client: MlflowClient, line_model: str, word_model: str, labe
     family = datasets.GENERAL
     line_name = registered_name(line_model)
     if line_name:
-        version = client.get_model_version_by_alias(line_name, line_model.split("@")[1]) if "@" in line_model \
-            else client.get_model_version(line_name, line_model.rstrip("/").split("/")[-1])
-        family = version.tags.get(DATA_FAMILY_TAG, family)
+        try:
+            version = client.get_model_version_by_alias(line_name, line_model.split("@")[1]) if "@" in line_model \
+                else client.get_model_version(line_name, line_model.rstrip("/").split("/")[-1])
+            family = version.tags.get(DATA_FAMILY_TAG, family)
+        except MlflowException:  # models:/NAME/latest and the like: the model loaded, its tags are not needed
+            pass
     tags = {"source_run": run_id, "line_model": line_model, "word_model": word_model}
     description = f"Line reader: {line_model} finds each line's words, {word_model} reads them."
     return register_candidate(client, info.model_uri, run_id, labelled, name, tags, description, family=family)
