@@ -208,3 +208,11 @@ def test_a_word_at_the_images_edge_is_cut_out_without_a_border(monkeypatch):
     # edge (cropping past it would add a black band: a row of ink from side to side).
     used = np.flatnonzero((canvas > 0).any(axis=0) | ink.any(axis=0))
     assert ink.any() and ink.sum(axis=1).max() <= 0.6 * (used[-1] + 1)
+
+
+def test_a_line_reader_answers_blank_paper_as_a_line_model_does(recognizer, monkeypatch):
+    word_reader = Recognizer(build_model("compact", 32, WIDTH, CHARSET.num_classes), CHARSET)
+    model = served(recognizer, monkeypatch, [BLANK] * 16)
+    model.word_reader = word_reader
+    out = model.predict(None, pd.DataFrame({"image": [png_b64(Image.new("L", (300, 40), 245))]}))
+    assert (out["text"][0], out["confidence"][0], out["words"][0]) == ("", 1.0, [])
