@@ -190,7 +190,7 @@ def test_a_line_readers_word_model_reads_each_word_cut_out_at_its_ink(recognizer
 
 
 def test_a_word_at_the_images_edge_is_cut_out_without_a_border(monkeypatch):
-    from hwr.data.lines import Span
+    from hwr.data.lines import Span, ink_mask
     from hwr.serving.pyfunc import HwrModel
 
     charset = Charset.from_texts(["x"])
@@ -201,7 +201,7 @@ def test_a_word_at_the_images_edge_is_cut_out_without_a_border(monkeypatch):
     model.word_reader = reader
     gray = Image.new("L", (100, 30), 255)
     ImageDraw.Draw(gray).rectangle([10, 0, 14, 19], fill=0)  # a thin stroke touching the top edge
-    model.read_words([[("x", 1.0, 10, 15, Span(10, 15, 0, 20))]], [gray], "greedy", 1)
+    model.read_words([[("x", 1.0, 10, 15, Span(10, 15, 0, 20))]], [(gray, ink_mask(gray))], "greedy", 1)
     (canvas,) = cut_out[0]
     ink = canvas > 128
     # Cut out with 4 px of paper on each side where the image has it; none invented beyond the top

@@ -110,10 +110,7 @@ def split_at_gaps(mask: np.ndarray, spans: list[Span], gap: float) -> list[Span]
         inside = mask[:, span.left : span.right].any(axis=0)
         edges = [span.left, *(span.left + (start + end) // 2 for start, end in _runs(~inside)
                               if end - start >= min_gap and start > 0 and end < len(inside)), span.right]
-        for start, end in zip(edges, edges[1:]):
-            piece = mask[:, start:end]
-            cols, rows = np.flatnonzero(piece.any(axis=0)), np.flatnonzero(piece.any(axis=1))
-            pieces.append(Span(start + int(cols[0]), start + int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
+        pieces += [_ink_box(mask, start, end) for start, end in zip(edges, edges[1:])]
     return pieces
 
 
@@ -122,13 +119,16 @@ def word_spans(mask: np.ndarray, words: list[tuple[int, int]], reach: int) -> li
     piece's ink boxed; None for a piece without ink."""
     columns = mask.any(axis=0)
     edges = [0, *word_cuts(columns, words, reach), mask.shape[1]]
-    spans = []
-    for start, end in zip(edges, edges[1:]):
-        piece = mask[:, start:end]
-        cols, rows = np.flatnonzero(piece.any(axis=0)), np.flatnonzero(piece.any(axis=1))
-        spans.append(Span(start + int(cols[0]), start + int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
-                     if len(cols) else None)
-    return spans
+    return [_ink_box(mask, start, end) for start, end in zip(edges, edges[1:])]
+
+
+def _ink_box(mask: np.ndarray, start: int, end: int) -> Span | None:
+    """The box of the ink in columns [start, end) of the line; None for paper alone."""
+    piece = mask[:, start:end]
+    cols, rows = np.flatnonzero(piece.any(axis=0)), np.flatnonzero(piece.any(axis=1))
+    if not len(cols):
+        return None
+    return Span(start + int(cols[0]), start + int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
 
 
 def join_words(tokens: list[str]) -> str:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
@@ -33,12 +32,12 @@ def logged_parts(model_uri: str, what: str, dest: Path) -> tuple[dict[str, str],
     local = fetch_artifact(model_uri, what, dest)
     if not (local / "MLmodel").is_file():
         raise DataError(f"{what} {model_uri} is not a logged model (no MLmodel file in it)")
-    flavor = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))["flavors"].get("python_function", {})
+    model = Model.load(local)
+    flavor = model.flavors.get("python_function", {})
     artifacts = {k: str(local / v["path"]) for k, v in (flavor.get("artifacts") or {}).items()
                  if not k.startswith(WORD_READER_PREFIX)}
     if "keras_model" not in artifacts or "charset" not in artifacts:
         raise DataError(f"{what} {model_uri} is not an hwr model (no keras_model and charset artifacts)")
-    model = Model.load(local)
     unit = (flavor.get("config") or {}).get(UNIT_CONFIG, "word")
     return artifacts, unit, model.load_input_example(str(local))
 

@@ -128,47 +128,48 @@ class HwrModel(mlflow.pyfunc.PythonModel):
 
     def preprocess_rows(self, values: list) -> tuple[np.ndarray, list[float | None], list]:
         """The rows as the model's input, each row's scale from image to canvas, and for a line model
-        each row's gray image (its words are cut from it); a line model checks each row is one
-        line of writing, and a blank line's scale is None (nothing to read)."""
+        each row's gray image and its strokes (where its words are cut); a line model checks each
+        row is one line of writing, and a blank line's scale is None (nothing to read)."""
         from hwr.data.images import decode_base64_image, normalised, scale_to, to_canvas
         from hwr.data.lines import check_line, strokes
 
         batch = np.zeros((len(values), self.recognizer.height, self.recognizer.width), dtype=np.uint8)
         scales: list[float | None] = []
-        grays: list = []
+        inks: list = []
         for row, value in enumerate(values):
             name = f"row {row}"
             try:
                 image = decode_base64_image(value, name=name)
                 gray = normalised(image)  # once: the line checks and the canvas both start from it
                 scale = scale_to(image.size, self.recognizer.height, self.recognizer.width)
+                mask = None
                 if self.recognizer.reads_lines:
                     mask = strokes(gray)
                     check_line(image, mask, name)
                     scale = scale if mask.any() else None
                 batch[row] = to_canvas(gray, self.recognizer.height, self.recognizer.width)
                 scales.append(scale)
-                grays.append(gray if self.recognizer.reads_lines else None)
+                inks.append((gray, mask) if self.recognizer.reads_lines else None)
             except Exception as exc:  # any unreadable row is the client's problem: 400, never 500
                 message = str(exc) if isinstance(exc, InvalidImageError) else f"cannot be read as an image ({exc})"
                 if not message.startswith(name):
                     message = f"{name}: {message}"
                 raise _invalid(f"{message}; the request was refused, no row was read") from None
-        return batch, scales, grays
+        return batch, scales, inks
 
-    def read_lines(self, batch: np.ndarray, scales: list, grays: list, decoder: str, beam_width: int) -> pd.DataFrame:
+    def read_lines(self, batch: np.ndarray, scales: list, inks: list, decoder: str, beam_width: int) -> pd.DataFrame:
         """A line model's rows: the line's text and calibrated confidence, and its words, each with its
         text, confidence, and its ink's columns [left, right) in the row's image. A line reader's
         word model reads each word (cut out at its ink) and gives its text and calibrated confidence;
         a line model alone gives its own reading and probability."""
         from hwr.data.charset import BLANK
-        from hwr.data.lines import join_words, strokes, word_spans
+        from hwr.data.lines import join_words, word_spans
         from hwr.decoding.calibration import apply as calibrated_confidence
         from hwr.decoding.line_words import joined
         from hwr.model.variants import DOWNSAMPLE
 
         logits = self.recognizer.logits(batch)
-        for row, (scale, gray) in enumerate(zip(scales, grays)):
+        for row, (scale, (gray, _)) in enumerate(zip(scales, inks)):
             # Frames past the image's right edge read only the canvas's padding: certain blanks.
             used = 0 if scale is None else int(np.ceil(gray.width * scale / DOWNSAMPLE))
             logits[row, used:] = -1e4
@@ -179,15 +180,15 @@ class HwrModel(mlflow.pyfunc.PythonModel):
             lines = self.recognizer.read_lines(logits, decoder, beam_width)
             confidence = calibrated_confidence(self.recognizer.calibration, decoder, [joined(w) for w in lines])
         found = []  # per line, per word: text, confidence, left, right, and its ink's box (None: no ink)
-        for words, scale, gray in zip(lines, scales, grays):
+        for words, scale, (gray, mask) in zip(lines, scales, inks):
             frame = DOWNSAMPLE / scale if words else 0  # one frame's width in the image
             placed = [(int(w.start * frame), min(gray.width, int(np.ceil(w.end * frame)))) for w in words]
             # The best path marks a word where it reads it, a little off its ink: the ink decides.
-            spans = word_spans(strokes(gray), placed, reach=round(frame)) if words else []
+            spans = word_spans(mask, placed, reach=round(frame)) if words else []
             found.append([(w.decoded.text, w.decoded.probability, span.left if span else left,
                            span.right if span else right, span) for w, span, (left, right) in zip(words, spans, placed)])
         if self.word_reader is not None:
-            found, confidence = self.read_words(found, grays, decoder, beam_width)
+            found, confidence = self.read_words(found, inks, decoder, beam_width)
         rows = []
         for words, line_confidence in zip(found, confidence):
             rows.append({
@@ -198,21 +199,21 @@ class HwrModel(mlflow.pyfunc.PythonModel):
             })
         return pd.DataFrame(rows, columns=["text", "confidence", "words"])
 
-    def read_words(self, found: list, grays: list, decoder: str, beam_width: int) -> tuple[list, list[float]]:
+    def read_words(self, found: list, inks: list, decoder: str, beam_width: int) -> tuple[list, list[float]]:
         """A line reader's words: the line model's words with ink, cut again at paper wider than a
         word gap (where it ran words together), each read by the word model, all of a request's
         in one batch; a line's confidence is its words' product."""
         from hwr.data.images import stretch_contrast, to_canvas
-        from hwr.data.lines import split_at_gaps, strokes
+        from hwr.data.lines import split_at_gaps
 
         reader = self.word_reader
-        pieces = [split_at_gaps(strokes(gray), [span for *_, span in words if span], WORD_SPLIT_GAP)
-                  for words, gray in zip(found, grays)]
+        pieces = [split_at_gaps(mask, [span for *_, span in words if span], WORD_SPLIT_GAP)
+                  for words, (_, mask) in zip(found, inks)]
         crops = [to_canvas(stretch_contrast(gray.crop((max(0, p.left - WORD_MARGIN), max(0, p.top - WORD_MARGIN),
                                                        min(gray.width, p.right + WORD_MARGIN),
                                                        min(gray.height, p.bottom + WORD_MARGIN)))),
                            reader.height, reader.width)
-                 for spans, gray in zip(pieces, grays) for p in spans]
+                 for spans, (gray, _) in zip(pieces, inks) for p in spans]
         read = iter(reader.recognize(np.asarray(crops, dtype=np.uint8).reshape(-1, reader.height, reader.width),
                                      decoder, beam_width))
         lines = [[(*next(read), p.left, p.right, p) for p in spans] for spans in pieces]
@@ -225,9 +226,9 @@ class HwrModel(mlflow.pyfunc.PythonModel):
         values = _images_column(model_input)
         if not values:
             raise _invalid(f"the request holds no images: send at least one row in the {INPUT_COLUMN!r} column")
-        batch, scales, grays = self.preprocess_rows(values)
+        batch, scales, inks = self.preprocess_rows(values)
         if self.recognizer.reads_lines:
-            return self.read_lines(batch, scales, grays, decoder, beam_width)
+            return self.read_lines(batch, scales, inks, decoder, beam_width)
         results = self.recognizer.recognize(batch, decoder, beam_width)
         return pd.DataFrame(
             {"text": [t for t, _ in results], "confidence": [c for _, c in results]},
